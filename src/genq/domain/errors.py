@@ -1,0 +1,145 @@
+"""Errors a caller can act on, each with a stable code and the HTTP status it maps to.
+
+::
+
+    GenqError                      base: code, HTTP status, message, details
+    ├── InvalidRequest             400 INVALID_REQUEST (bad field, unknown job type, bad JSON)
+    ├── Unauthorized               401 UNAUTHORIZED
+    ├── Forbidden                  403 FORBIDDEN
+    ├── NotFound                   404 NOT_FOUND (no such route)
+    ├── JobNotFound                404 JOB_NOT_FOUND
+    ├── MethodNotAllowed           405 METHOD_NOT_ALLOWED
+    ├── InvalidTransition          409 INVALID_TRANSITION (e.g. cancel a completed job)
+    ├── IdempotencyConflict        409 IDEMPOTENCY_KEY_REUSED
+    ├── PayloadTooLarge            413 PAYLOAD_TOO_LARGE
+    ├── RateLimitExceeded          429 RATE_LIMIT_EXCEEDED
+    ├── JobLimitExceeded           429 JOB_LIMIT_EXCEEDED
+    ├── InsufficientCredits        402 INSUFFICIENT_CREDITS
+    ├── StoreUnavailable           503 SERVICE_UNAVAILABLE
+    └── InternalError              500 INTERNAL_ERROR
+
+Codes follow seed 001. Job failures use :class:`JobError` codes (``TIMEOUT``,
+``HANDLER_ERROR``, ``LEASE_EXPIRED`` ...), which live in a job's ``error`` field, not in
+HTTP answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class GenqError(Exception):
+    """Base of every error genq reports to a client."""
+
+    code: ClassVar[str] = "INTERNAL_ERROR"
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, message: str | None = None, details: Any = None) -> None:
+        super().__init__(message or self.title)
+        self.message = message or self.title
+        self.details = details
+
+
+class InvalidRequest(GenqError):
+    """The request is malformed or names something that does not exist."""
+
+    code, status, title = "INVALID_REQUEST", 400, "Invalid request"
+
+
+class Unauthorized(GenqError):
+    """No valid credentials were given."""
+
+    code, status, title = "UNAUTHORIZED", 401, "Unauthorized"
+
+
+class Forbidden(GenqError):
+    """The caller is known but may not do this."""
+
+    code, status, title = "FORBIDDEN", 403, "Forbidden"
+
+
+class NotFound(GenqError):
+    """No route matches the path."""
+
+    code, status, title = "NOT_FOUND", 404, "Not found"
+
+
+class JobNotFound(GenqError):
+    """No job with this id is visible to the caller."""
+
+    code, status, title = "JOB_NOT_FOUND", 404, "Job not found"
+
+
+class MethodNotAllowed(GenqError):
+    """The route exists but not with this method."""
+
+    code, status, title = "METHOD_NOT_ALLOWED", 405, "Method not allowed"
+
+
+class InvalidTransition(GenqError):
+    """The job's state does not allow the asked change (e.g. cancelling a completed job)."""
+
+    code, status, title = "INVALID_TRANSITION", 409, "Invalid state transition"
+
+
+class IdempotencyConflict(GenqError):
+    """An Idempotency-Key was reused with a different request."""
+
+    code, status, title = "IDEMPOTENCY_KEY_REUSED", 409, "Idempotency key reused"
+
+
+class PayloadTooLarge(GenqError):
+    """The request body is over the configured limit."""
+
+    code, status, title = "PAYLOAD_TOO_LARGE", 413, "Payload too large"
+
+
+class RateLimitExceeded(GenqError):
+    """Too many requests in the current window."""
+
+    code, status, title = "RATE_LIMIT_EXCEEDED", 429, "Rate limit exceeded"
+
+
+class JobLimitExceeded(GenqError):
+    """The caller has too many active jobs."""
+
+    code, status, title = "JOB_LIMIT_EXCEEDED", 429, "Job limit exceeded"
+
+
+class InsufficientCredits(GenqError):
+    """The caller's balance does not cover the job."""
+
+    code, status, title = "INSUFFICIENT_CREDITS", 402, "Insufficient credits"
+
+
+class StoreUnavailable(GenqError):
+    """The database cannot be reached; the request changed nothing."""
+
+    code, status, title = "SERVICE_UNAVAILABLE", 503, "Service unavailable"
+
+
+class InternalError(GenqError):
+    """Something unexpected failed; details are in the server log, never in the answer."""
+
+
+class JobError(Exception):
+    """Raised by a handler to fail the current attempt with a code of its choosing.
+
+    ``retryable=False`` ends the job at once, whatever attempts are left.
+    """
+
+    def __init__(
+        self, message: str, *, code: str = "HANDLER_ERROR", retryable: bool = True, details: Any = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retryable = retryable
+        self.details = details
+
+
+class NonRetryableError(JobError):
+    """A handler failure that no further attempt can fix."""
+
+    def __init__(self, message: str, *, code: str = "HANDLER_ERROR", details: Any = None) -> None:
+        super().__init__(message, code=code, retryable=False, details=details)

@@ -1,0 +1,224 @@
+"""The store seam: everything genq needs from a database, and the records it passes.
+
+One implementation per database (``sqlite.py``, ``postgres.py``) over the shared SQL in
+``sql.py``. Callers never see a driver exception: connection failures surface as
+:class:`genq.domain.errors.StoreUnavailable`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from genq.domain.events import Event
+from genq.domain.job import Job
+from genq.domain.states import Action, JobStatus
+
+
+@dataclass(slots=True)
+class NewJob:
+    """A job to insert."""
+
+    id: str
+    type: str
+    queue: str
+    owner: str
+    params: dict[str, Any]
+    max_attempts: int
+    run_at: float
+    created_at: float
+    priority: int = 0
+    dedupe_key: str | None = None
+
+    @property
+    def status(self) -> JobStatus:
+        """Queued when it may run now, delayed when it waits for its run_at."""
+        return JobStatus.DELAYED if self.run_at > self.created_at else JobStatus.QUEUED
+
+
+@dataclass(slots=True)
+class Submitted:
+    """The outcome of one submission: the job, and whether it was created or deduplicated."""
+
+    job: Job
+    created: bool
+
+
+@dataclass(slots=True)
+class Idempotency:
+    """A client's Idempotency-Key, scoped to its owner, with a hash of the request it came with."""
+
+    owner: str
+    key: str
+    request_hash: str
+
+
+@dataclass(slots=True)
+class StoredResponse:
+    """The first response given for an Idempotency-Key."""
+
+    status_code: int
+    body: bytes
+    request_hash: str
+
+
+@dataclass(slots=True)
+class AttemptWrite:
+    """A change to a running attempt, applied only while the worker still holds its lease.
+
+    ``action`` (if any) moves the job out of ``running`` through the transition table;
+    ``values`` are the other columns to set; ``events`` are appended to the job's stream.
+    """
+
+    job_id: str
+    worker: str
+    attempt: int
+    action: Action | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class JobQuery:
+    """Filters for listing jobs, newest first; ``before`` is the cursor (a job id)."""
+
+    owner: str | None = None
+    status: JobStatus | None = None
+    type: str | None = None
+    queue: str | None = None
+    before: str | None = None
+    limit: int = 50
+
+
+@dataclass(slots=True)
+class LeaseState:
+    """What a heartbeat learns about a worker's running jobs."""
+
+    renewed: list[str]
+    cancel_requested: list[str]
+    lost: list[str]
+
+
+@dataclass(slots=True)
+class FinishedSample:
+    """Timing of one job that finished recently, for queue statistics."""
+
+    queue: str
+    status: JobStatus
+    wait_s: float
+    run_s: float
+
+
+Render = Callable[[list[Submitted]], tuple[int, bytes]]
+
+
+class Store(ABC):
+    """Durable jobs and events."""
+
+    dialect: str
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect (lazily) and prepare the connection pool."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release every connection."""
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Raise StoreUnavailable unless the database answers."""
+
+    @abstractmethod
+    async def schema_revision(self) -> str | None:
+        """The migration revision the database is at (None before the first migration)."""
+
+    @abstractmethod
+    async def submit_jobs(
+        self,
+        jobs: Sequence[NewJob],
+        idempotency: Idempotency | None = None,
+        render: Render | None = None,
+    ) -> tuple[list[Submitted], list[Event], StoredResponse | None]:
+        """Insert jobs (all or nothing) with their ``job_created`` events.
+
+        A job whose dedupe key already has an active job is not inserted: its result is that
+        active job. With ``idempotency``, a repeat of the key returns the first response
+        (the third item) and changes nothing.
+        """
+
+    @abstractmethod
+    async def get_idempotent(self, owner: str, key: str) -> StoredResponse | None:
+        """The response stored for an Idempotency-Key, if any."""
+
+    @abstractmethod
+    async def get_job(self, job_id: str) -> Job | None:
+        """One job by id."""
+
+    @abstractmethod
+    async def list_jobs(self, query: JobQuery) -> list[Job]:
+        """Jobs matching ``query``, newest first."""
+
+    @abstractmethod
+    async def claim_jobs(
+        self, queues: Sequence[str], worker: str, limit: int, lease_s: float
+    ) -> tuple[list[Job], list[Event]]:
+        """Take up to ``limit`` ready jobs (best priority, then oldest) and lease them."""
+
+    @abstractmethod
+    async def record_attempts(self, writes: Sequence[AttemptWrite]) -> list[Event]:
+        """Apply attempt writes whose lease still holds; return the events written."""
+
+    @abstractmethod
+    async def renew_leases(self, worker: str, attempts: dict[str, int], lease_s: float) -> LeaseState:
+        """Extend the leases of a worker's running attempts (job id -> attempt)."""
+
+    @abstractmethod
+    async def cancel_job(self, job_id: str, reason: str | None) -> tuple[Job, list[Event]]:
+        """Cancel a queued or delayed job now, or ask a running one to stop."""
+
+    @abstractmethod
+    async def retry_job(self, job_id: str) -> tuple[Job, list[Event]]:
+        """Queue a failed or cancelled job for a new attempt."""
+
+    @abstractmethod
+    async def promote_due(self, now: float, limit: int) -> list[tuple[str, str]]:
+        """Move delayed jobs whose run_at has come to queued; return (id, queue) pairs."""
+
+    @abstractmethod
+    async def next_due(self) -> float | None:
+        """The earliest run_at among delayed jobs."""
+
+    @abstractmethod
+    async def expired_attempts(self, now: float, limit: int) -> list[Job]:
+        """Running jobs whose lease has expired."""
+
+    @abstractmethod
+    async def delete_finished(self, before: float, statuses: Sequence[JobStatus], limit: int) -> int:
+        """Delete up to ``limit`` finished jobs older than ``before`` with their events."""
+
+    @abstractmethod
+    async def read_events(self, job_id: str, after_seq: int, limit: int = 1000) -> list[Event]:
+        """A job's events after ``after_seq``, in order."""
+
+    @abstractmethod
+    async def read_all_events(
+        self, after_cursor: int, owner: str | None, limit: int = 1000
+    ) -> list[Event]:
+        """Events of every job (of ``owner``, if given) after a global cursor, in order."""
+
+    @abstractmethod
+    async def last_cursor(self) -> int:
+        """The newest global event cursor."""
+
+    @abstractmethod
+    async def count_jobs(self, owner: str | None) -> list[tuple[str, str, str, int]]:
+        """(queue, type, status, count) for every combination present."""
+
+    @abstractmethod
+    async def finished_since(
+        self, since: float, owner: str | None, limit: int
+    ) -> list[FinishedSample]:
+        """Wait and run times of jobs finished after ``since``."""

@@ -1,0 +1,105 @@
+"""The tables, in SQLAlchemy Core; one schema for SQLite and PostgreSQL.
+
+Times are epoch seconds (double precision) so both databases compare and index them the
+same way; JSON documents are text written by orjson.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+metadata = MetaData()
+
+ACTIVE_SQL = "status IN ('queued', 'delayed', 'running')"
+
+jobs = Table(
+    "genq_jobs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("type", String(200), nullable=False),
+    Column("queue", String(200), nullable=False),
+    Column("owner", String(200), nullable=False),
+    Column("params", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("priority", Integer, nullable=False, server_default="0"),
+    Column("progress", Integer, nullable=False, server_default="0"),
+    Column("step", String(200)),
+    Column("message", Text),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("max_attempts", Integer, nullable=False),
+    Column("run_at", Float, nullable=False),
+    Column("lease_owner", String(200)),
+    Column("lease_expires_at", Float),
+    Column("dedupe_key", String(400)),
+    Column("result", Text),
+    Column("error", Text),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Column("cancelled_at", Float),
+    Column("cancel_requested_at", Float),
+    Column("cancel_reason", Text),
+    Column("last_seq", Integer, nullable=False, server_default="0"),
+    # Claiming: the best ready job of a queue, by priority then age.
+    Index(
+        "genq_jobs_ready",
+        "queue",
+        text("priority DESC"),
+        "id",
+        sqlite_where=text("status = 'queued'"),
+        postgresql_where=text("status = 'queued'"),
+    ),
+    # At most one active job per owner and dedupe key.
+    Index(
+        "genq_jobs_dedupe",
+        "owner",
+        "dedupe_key",
+        unique=True,
+        sqlite_where=text(f"dedupe_key IS NOT NULL AND {ACTIVE_SQL}"),
+        postgresql_where=text(f"dedupe_key IS NOT NULL AND {ACTIVE_SQL}"),
+    ),
+    Index("genq_jobs_status_run_at", "status", "run_at"),
+    Index("genq_jobs_lease", "status", "lease_expires_at"),
+    Index("genq_jobs_finished", "finished_at"),
+    Index("genq_jobs_owner", "owner", "id"),
+)
+
+job_events = Table(
+    "genq_job_events",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("job_id", String(36), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("type", String(100), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("job_id", "seq", name="genq_job_events_job_seq"),
+    sqlite_autoincrement=True,
+)
+
+idempotency_keys = Table(
+    "genq_idempotency_keys",
+    metadata,
+    Column("owner", String(200), primary_key=True),
+    Column("key", String(400), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("response", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("genq_idempotency_created", "created_at"),
+)

@@ -1,0 +1,769 @@
+"""The SQL both databases share, one named function per statement, over SQLAlchemy Core.
+
+Dialect differences (engine set-up, ``INSERT ... ON CONFLICT``, write serialisation and
+error translation) are the subclasses' business: ``sqlite.py`` and ``postgres.py``.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from sqlalchemy import ColumnElement, Row, and_, bindparam, delete, func, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from genq.domain.errors import InvalidTransition, JobNotFound, StoreUnavailable
+from genq.domain.events import Event, EventType, iso
+from genq.domain.job import Job
+from genq.domain.states import (
+    ACTIVE,
+    TERMINAL,
+    Action,
+    JobStatus,
+    TransitionError,
+    sources,
+    target,
+)
+from genq.store.base import (
+    AttemptWrite,
+    FinishedSample,
+    Idempotency,
+    JobQuery,
+    LeaseState,
+    NewJob,
+    Render,
+    Store,
+    StoredResponse,
+    Submitted,
+)
+from genq.store.schema import idempotency_keys, job_events, jobs
+
+_JSON_COLUMNS = ("params", "result", "error")
+_MAX_SUBMIT_TRIES = 5
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _loads(value: str | None) -> Any:
+    return None if value is None else orjson.loads(value)
+
+
+def row_to_job(row: Row[Any]) -> Job:
+    """Build a Job from a full row of the jobs table."""
+    m = row._mapping
+    return Job(
+        id=m["id"],
+        type=m["type"],
+        queue=m["queue"],
+        owner=m["owner"],
+        params=orjson.loads(m["params"]),
+        status=JobStatus(m["status"]),
+        priority=m["priority"],
+        progress=m["progress"],
+        step=m["step"],
+        message=m["message"],
+        attempts=m["attempts"],
+        max_attempts=m["max_attempts"],
+        run_at=m["run_at"],
+        lease_owner=m["lease_owner"],
+        lease_expires_at=m["lease_expires_at"],
+        dedupe_key=m["dedupe_key"],
+        result=_loads(m["result"]),
+        error=_loads(m["error"]),
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        started_at=m["started_at"],
+        finished_at=m["finished_at"],
+        cancelled_at=m["cancelled_at"],
+        cancel_requested_at=m["cancel_requested_at"],
+        cancel_reason=m["cancel_reason"],
+        last_seq=m["last_seq"],
+    )
+
+
+def _row_to_event(row: Row[Any]) -> Event:
+    m = row._mapping
+    return Event(
+        job_id=m["job_id"],
+        seq=m["seq"],
+        type=m["type"],
+        data=orjson.loads(m["data"]),
+        timestamp=m["created_at"],
+        cursor=m["id"],
+    )
+
+
+def _new_job_row(nj: NewJob) -> dict[str, Any]:
+    return {
+        "id": nj.id,
+        "type": nj.type,
+        "queue": nj.queue,
+        "owner": nj.owner,
+        "params": _dumps(nj.params),
+        "status": nj.status.value,
+        "priority": nj.priority,
+        "progress": 0,
+        "attempts": 0,
+        "max_attempts": nj.max_attempts,
+        "run_at": nj.run_at,
+        "dedupe_key": nj.dedupe_key,
+        "created_at": nj.created_at,
+        "updated_at": nj.created_at,
+        "last_seq": 1,
+    }
+
+
+def _new_job_record(nj: NewJob) -> Job:
+    return Job(
+        id=nj.id,
+        type=nj.type,
+        queue=nj.queue,
+        owner=nj.owner,
+        params=nj.params,
+        status=nj.status,
+        priority=nj.priority,
+        max_attempts=nj.max_attempts,
+        run_at=nj.run_at,
+        dedupe_key=nj.dedupe_key,
+        created_at=nj.created_at,
+        updated_at=nj.created_at,
+        last_seq=1,
+    )
+
+
+def _in(statuses: frozenset[JobStatus] | Sequence[JobStatus]) -> list[str]:
+    return sorted(s.value for s in statuses)
+
+
+class _RollbackWith(Exception):
+    """Leaves a write transaction, rolling it back, carrying what to answer instead."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class _TryAgain(Exception):
+    """A race made the transaction's reads stale; run it again."""
+
+
+class SqlStore(Store):
+    """Store over SQLAlchemy Core; subclasses set up the engine for their database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: AsyncEngine | None = None
+
+    # --- set-up and seams for subclasses ---------------------------------------------------
+
+    @abstractmethod
+    def _create_engine(self) -> AsyncEngine:
+        """The async engine for this database."""
+
+    @abstractmethod
+    def _insert(self, table: Any) -> Any:
+        """This dialect's ``insert`` (with ``on_conflict_do_nothing``)."""
+
+    @asynccontextmanager
+    async def _write_lock(self) -> AsyncIterator[None]:
+        """Serialises writers where the database needs it (SQLite); a no-op elsewhere."""
+        yield
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine (after :meth:`open`)."""
+        if self._engine is None:
+            raise RuntimeError("store is not open")
+        return self._engine
+
+    async def open(self) -> None:
+        if self._engine is None:
+            self._engine = self._create_engine()
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    @asynccontextmanager
+    async def _translate_errors(self) -> AsyncIterator[None]:
+        try:
+            yield
+        except (OperationalError, InterfaceError, PoolTimeout, OSError, ConnectionError) as exc:
+            raise StoreUnavailable("the database is unavailable; try again shortly") from exc
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise StoreUnavailable("the database is unavailable; try again shortly") from exc
+            raise
+
+    # Execution options for write transactions (SQLite uses one to begin IMMEDIATE).
+    _write_options: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction: committed on success, rolled back on any exception."""
+        async with (
+            self._translate_errors(),
+            self._write_lock(),
+            self.engine.connect() as conn,
+        ):
+            if self._write_options:
+                conn = await conn.execution_options(**self._write_options)
+            async with conn.begin():
+                yield conn
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        async with self._translate_errors(), self.engine.connect() as conn:
+            yield conn
+
+    async def ping(self) -> None:
+        async with self._read() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def schema_revision(self) -> str | None:
+        async with self._read() as conn:
+            try:
+                row = (await conn.execute(text("SELECT version_num FROM alembic_version"))).first()
+            except (OperationalError, DBAPIError):
+                return None
+            return None if row is None else str(row[0])
+
+    # --- events ----------------------------------------------------------------------------
+
+    async def _append_events(
+        self, conn: AsyncConnection, items: list[tuple[str, int, str, dict[str, Any]]], now: float
+    ) -> list[Event]:
+        """Insert (job_id, seq, type, data) rows and return them as Events with their cursors."""
+        if not items:
+            return []
+        rows = [
+            {"job_id": j, "seq": s, "type": t, "data": _dumps(d), "created_at": now}
+            for j, s, t, d in items
+        ]
+        stmt = job_events.insert().returning(job_events.c.id, sort_by_parameter_order=True)
+        cursors = (await conn.execute(stmt, rows)).scalars().all()
+        return [
+            Event(job_id=j, seq=s, type=t, data=d, timestamp=now, cursor=c)
+            for (j, s, t, d), c in zip(items, cursors, strict=True)
+        ]
+
+    async def read_events(self, job_id: str, after_seq: int, limit: int = 1000) -> list[Event]:
+        stmt = (
+            select(job_events)
+            .where(job_events.c.job_id == job_id, job_events.c.seq > after_seq)
+            .order_by(job_events.c.seq)
+            .limit(limit)
+        )
+        async with self._read() as conn:
+            return [_row_to_event(r) for r in await conn.execute(stmt)]
+
+    async def read_all_events(
+        self, after_cursor: int, owner: str | None, limit: int = 1000
+    ) -> list[Event]:
+        stmt = select(job_events).where(job_events.c.id > after_cursor)
+        if owner is not None:
+            stmt = stmt.where(
+                job_events.c.job_id.in_(select(jobs.c.id).where(jobs.c.owner == owner))
+            )
+        stmt = stmt.order_by(job_events.c.id).limit(limit)
+        async with self._read() as conn:
+            return [_row_to_event(r) for r in await conn.execute(stmt)]
+
+    async def last_cursor(self) -> int:
+        async with self._read() as conn:
+            value = (await conn.execute(select(func.max(job_events.c.id)))).scalar()
+            return int(value or 0)
+
+    # --- submitting ------------------------------------------------------------------------
+
+    async def submit_jobs(
+        self,
+        new_jobs: Sequence[NewJob],
+        idempotency: Idempotency | None = None,
+        render: Render | None = None,
+    ) -> tuple[list[Submitted], list[Event], StoredResponse | None]:
+        for _ in range(_MAX_SUBMIT_TRIES):
+            try:
+                async with self._write() as conn:
+                    return await self._submit(conn, new_jobs, idempotency, render)
+            except _RollbackWith as hit:
+                return [], [], hit.value
+            except _TryAgain:
+                continue
+        raise StoreUnavailable("the submission kept racing with other writers; try again")
+
+    async def _submit(
+        self,
+        conn: AsyncConnection,
+        new_jobs: Sequence[NewJob],
+        idempotency: Idempotency | None,
+        render: Render | None,
+    ) -> tuple[list[Submitted], list[Event], StoredResponse | None]:
+        now = time.time()
+        if idempotency is not None:
+            stored = await self._stored_response(conn, idempotency.owner, idempotency.key)
+            if stored is not None:
+                raise _RollbackWith(stored)
+        rows = [_new_job_row(nj) for nj in new_jobs]
+        deduping = any(nj.dedupe_key is not None for nj in new_jobs)
+        if deduping:
+            stmt = self._insert(jobs).on_conflict_do_nothing(
+                index_elements=["owner", "dedupe_key"],
+                index_where=text(
+                    "dedupe_key IS NOT NULL AND status IN ('queued', 'delayed', 'running')"
+                ),
+            )
+            await conn.execute(stmt, rows)
+            ids = [nj.id for nj in new_jobs]
+            inserted = set((await conn.execute(select(jobs.c.id).where(jobs.c.id.in_(ids)))).scalars())
+        else:
+            await conn.execute(jobs.insert(), rows)
+            inserted = {nj.id for nj in new_jobs}
+        results: list[Submitted] = []
+        created: list[tuple[str, int, str, dict[str, Any]]] = []
+        for nj in new_jobs:
+            if nj.id in inserted:
+                results.append(Submitted(_new_job_record(nj), True))
+                created.append((nj.id, 1, EventType.JOB_CREATED, _created_data(nj)))
+                continue
+            existing = await self._active_by_dedupe(conn, nj.owner, nj.dedupe_key)
+            if existing is None:
+                raise _TryAgain  # the active job finished between the conflict and the read
+            results.append(Submitted(existing, False))
+        events = await self._append_events(conn, created, now)
+        response: StoredResponse | None = None
+        if idempotency is not None and render is not None:
+            status_code, body = render(results)
+            stmt = self._insert(idempotency_keys).on_conflict_do_nothing()
+            res = await conn.execute(
+                stmt,
+                {
+                    "owner": idempotency.owner,
+                    "key": idempotency.key,
+                    "request_hash": idempotency.request_hash,
+                    "status_code": status_code,
+                    "response": body.decode(),
+                    "created_at": now,
+                },
+            )
+            if res.rowcount == 0:
+                # A concurrent request with the same key won: answer what it answered.
+                stored = await self._stored_response(conn, idempotency.owner, idempotency.key)
+                raise _RollbackWith(stored)
+            response = StoredResponse(status_code, body, idempotency.request_hash)
+        return results, events, response
+
+    async def _active_by_dedupe(
+        self, conn: AsyncConnection, owner: str, key: str | None
+    ) -> Job | None:
+        stmt = select(jobs).where(
+            jobs.c.owner == owner, jobs.c.dedupe_key == key, jobs.c.status.in_(_in(ACTIVE))
+        )
+        row = (await conn.execute(stmt)).first()
+        return None if row is None else row_to_job(row)
+
+    async def _stored_response(
+        self, conn: AsyncConnection, owner: str, key: str
+    ) -> StoredResponse | None:
+        stmt = select(
+            idempotency_keys.c.status_code,
+            idempotency_keys.c.response,
+            idempotency_keys.c.request_hash,
+        ).where(idempotency_keys.c.owner == owner, idempotency_keys.c.key == key)
+        row = (await conn.execute(stmt)).first()
+        if row is None:
+            return None
+        return StoredResponse(row[0], row[1].encode(), row[2])
+
+    async def get_idempotent(self, owner: str, key: str) -> StoredResponse | None:
+        async with self._read() as conn:
+            return await self._stored_response(conn, owner, key)
+
+    # --- reading jobs ----------------------------------------------------------------------
+
+    async def get_job(self, job_id: str) -> Job | None:
+        async with self._read() as conn:
+            row = (await conn.execute(select(jobs).where(jobs.c.id == job_id))).first()
+            return None if row is None else row_to_job(row)
+
+    async def list_jobs(self, query: JobQuery) -> list[Job]:
+        conds: list[ColumnElement[bool]] = []
+        if query.owner is not None:
+            conds.append(jobs.c.owner == query.owner)
+        if query.status is not None:
+            conds.append(jobs.c.status == query.status.value)
+        if query.type is not None:
+            conds.append(jobs.c.type == query.type)
+        if query.queue is not None:
+            conds.append(jobs.c.queue == query.queue)
+        if query.before is not None:
+            conds.append(jobs.c.id < query.before)
+        stmt = select(jobs).where(and_(*conds)).order_by(jobs.c.id.desc()).limit(query.limit)
+        async with self._read() as conn:
+            return [row_to_job(r) for r in await conn.execute(stmt)]
+
+    async def count_jobs(self, owner: str | None) -> list[tuple[str, str, str, int]]:
+        stmt = select(jobs.c.queue, jobs.c.type, jobs.c.status, func.count()).group_by(
+            jobs.c.queue, jobs.c.type, jobs.c.status
+        )
+        if owner is not None:
+            stmt = stmt.where(jobs.c.owner == owner)
+        async with self._read() as conn:
+            return [(r[0], r[1], r[2], int(r[3])) for r in await conn.execute(stmt)]
+
+    async def finished_since(
+        self, since: float, owner: str | None, limit: int
+    ) -> list[FinishedSample]:
+        stmt = select(
+            jobs.c.queue, jobs.c.status, jobs.c.run_at, jobs.c.started_at, jobs.c.finished_at
+        ).where(
+            jobs.c.finished_at >= since,
+            jobs.c.started_at.is_not(None),
+            jobs.c.status.in_(_in(TERMINAL)),
+        )
+        if owner is not None:
+            stmt = stmt.where(jobs.c.owner == owner)
+        stmt = stmt.order_by(jobs.c.finished_at.desc()).limit(limit)
+        async with self._read() as conn:
+            return [
+                FinishedSample(
+                    queue=r[0],
+                    status=JobStatus(r[1]),
+                    wait_s=max(0.0, r[3] - r[2]),
+                    run_s=max(0.0, r[4] - r[3]),
+                )
+                for r in await conn.execute(stmt)
+            ]
+
+    # --- claiming and running --------------------------------------------------------------
+
+    async def claim_jobs(
+        self, queues: Sequence[str], worker: str, limit: int, lease_s: float
+    ) -> tuple[list[Job], list[Event]]:
+        now = time.time()
+        ready = (
+            select(jobs.c.id)
+            .where(jobs.c.status.in_(_in(sources(Action.CLAIM))), jobs.c.queue.in_(list(queues)))
+            .order_by(jobs.c.priority.desc(), jobs.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(jobs)
+            .where(jobs.c.id.in_(ready.scalar_subquery()))
+            .where(jobs.c.status.in_(_in(sources(Action.CLAIM))))
+            .values(
+                status=target(Action.CLAIM).value,
+                attempts=jobs.c.attempts + 1,
+                lease_owner=worker,
+                lease_expires_at=now + lease_s,
+                started_at=now,
+                updated_at=now,
+                last_seq=jobs.c.last_seq + 1,
+            )
+            .returning(*jobs.c)
+        )
+        async with self._write() as conn:
+            claimed = [row_to_job(r) for r in await conn.execute(stmt)]
+            claimed.sort(key=lambda j: (-j.priority, j.id))
+            events = await self._append_events(
+                conn,
+                [
+                    (j.id, j.last_seq, EventType.JOB_STARTED, {"attempt": j.attempts, "worker": worker})
+                    for j in claimed
+                ],
+                now,
+            )
+        return claimed, events
+
+    async def record_attempts(self, writes: Sequence[AttemptWrite]) -> list[Event]:
+        if not writes:
+            return []
+        merged = _merge_writes(writes)
+        now = time.time()
+        groups: dict[tuple[Action | None, tuple[str, ...], bool], list[AttemptWrite]] = {}
+        for w in merged:
+            key = (w.action, tuple(sorted(w.values)), "_expired_before" in w.values)
+            groups.setdefault(key, []).append(w)
+        async with self._write() as conn:
+            for (action, keys, _), group in groups.items():
+                await conn.execute(
+                    _attempt_update(action, keys), [_attempt_params(w, now) for w in group]
+                )
+            ids = [w.job_id for w in merged]
+            state = {
+                r[0]: r
+                for r in await conn.execute(
+                    select(
+                        jobs.c.id, jobs.c.last_seq, jobs.c.status, jobs.c.lease_owner, jobs.c.attempts
+                    ).where(jobs.c.id.in_(ids))
+                )
+            }
+            items: list[tuple[str, int, str, dict[str, Any]]] = []
+            for w in merged:
+                row = state.get(w.job_id)
+                expected = target(w.action) if w.action else JobStatus.RUNNING
+                if row is None or (row[2], row[3], row[4]) != (expected.value, w.worker, w.attempt):
+                    continue  # the lease was lost: this write did not apply
+                first = row[1] - len(w.events) + 1
+                items.extend(
+                    (w.job_id, first + i, etype, data) for i, (etype, data) in enumerate(w.events)
+                )
+            return await self._append_events(conn, items, now)
+
+    async def renew_leases(
+        self, worker: str, attempts: dict[str, int], lease_s: float
+    ) -> LeaseState:
+        if not attempts:
+            return LeaseState([], [], [])
+        now = time.time()
+        stmt = (
+            update(jobs)
+            .where(
+                jobs.c.id.in_(list(attempts)),
+                jobs.c.status == JobStatus.RUNNING.value,
+                jobs.c.lease_owner == worker,
+            )
+            .values(lease_expires_at=now + lease_s)
+            .returning(jobs.c.id, jobs.c.attempts, jobs.c.cancel_requested_at)
+        )
+        async with self._write() as conn:
+            rows = (await conn.execute(stmt)).all()
+        renewed = [r[0] for r in rows if attempts.get(r[0]) == r[1]]
+        cancel = [r[0] for r in rows if attempts.get(r[0]) == r[1] and r[2] is not None]
+        held = set(renewed)
+        return LeaseState(renewed, cancel, [j for j in attempts if j not in held])
+
+    async def expired_attempts(self, now: float, limit: int) -> list[Job]:
+        stmt = (
+            select(jobs)
+            .where(jobs.c.status == JobStatus.RUNNING.value, jobs.c.lease_expires_at < now)
+            .order_by(jobs.c.lease_expires_at)
+            .limit(limit)
+        )
+        async with self._read() as conn:
+            return [row_to_job(r) for r in await conn.execute(stmt)]
+
+    # --- client-driven changes -------------------------------------------------------------
+
+    async def cancel_job(self, job_id: str, reason: str | None) -> tuple[Job, list[Event]]:
+        now = time.time()
+        async with self._write() as conn:
+            stmt = (
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status.in_(_in(sources(Action.CANCEL))))
+                .values(
+                    status=target(Action.CANCEL).value,
+                    cancelled_at=now,
+                    finished_at=now,
+                    cancel_reason=reason,
+                    updated_at=now,
+                    last_seq=jobs.c.last_seq + 1,
+                )
+                .returning(*jobs.c)
+            )
+            row = (await conn.execute(stmt)).first()
+            if row is not None:
+                job = row_to_job(row)
+                data = {"reason": reason, "cancelled_at": iso(now)}
+                events = await self._append_events(
+                    conn, [(job.id, job.last_seq, EventType.JOB_CANCELLED, data)], now
+                )
+                return job, events
+            # A running job is asked to stop; its worker ends it as cancelled after cleanup.
+            stmt = (
+                update(jobs)
+                .where(
+                    jobs.c.id == job_id,
+                    jobs.c.status == JobStatus.RUNNING.value,
+                    jobs.c.cancel_requested_at.is_(None),
+                )
+                .values(cancel_requested_at=now, cancel_reason=reason, updated_at=now)
+                .returning(*jobs.c)
+            )
+            row = (await conn.execute(stmt)).first()
+            if row is not None:
+                return row_to_job(row), []
+            job = await self._get(conn, job_id)
+            if job.status == JobStatus.RUNNING:
+                return job, []  # already asked to stop
+            raise InvalidTransition(
+                str(TransitionError(job.status, Action.CANCEL)), {"status": job.status.value}
+            )
+
+    async def retry_job(self, job_id: str, extra_attempts: int = 1) -> tuple[Job, list[Event]]:
+        now = time.time()
+        stmt = (
+            update(jobs)
+            .where(jobs.c.id == job_id, jobs.c.status.in_(_in(sources(Action.RETRY))))
+            .values(
+                status=target(Action.RETRY).value,
+                max_attempts=jobs.c.attempts + extra_attempts,
+                run_at=now,
+                progress=0,
+                step=None,
+                message=None,
+                result=None,
+                error=None,
+                lease_owner=None,
+                lease_expires_at=None,
+                started_at=None,
+                finished_at=None,
+                cancelled_at=None,
+                cancel_requested_at=None,
+                cancel_reason=None,
+                updated_at=now,
+                last_seq=jobs.c.last_seq + 1,
+            )
+            .returning(*jobs.c)
+        )
+        try:
+            async with self._write() as conn:
+                row = (await conn.execute(stmt)).first()
+                if row is None:
+                    job = await self._get(conn, job_id)
+                    raise InvalidTransition(
+                        str(TransitionError(job.status, Action.RETRY)), {"status": job.status.value}
+                    )
+                job = row_to_job(row)
+                data = {"attempt": job.attempts + 1, "manual": True, "run_at": iso(now)}
+                events = await self._append_events(
+                    conn, [(job.id, job.last_seq, EventType.JOB_RETRYING, data)], now
+                )
+                return job, events
+        except IntegrityError as exc:
+            raise InvalidTransition(
+                "another active job already has this job's dedupe key", {"reason": "dedupe"}
+            ) from exc
+
+    async def _get(self, conn: AsyncConnection, job_id: str) -> Job:
+        row = (await conn.execute(select(jobs).where(jobs.c.id == job_id))).first()
+        if row is None:
+            raise JobNotFound(f"no job with id {job_id}")
+        return row_to_job(row)
+
+    # --- maintenance -----------------------------------------------------------------------
+
+    async def promote_due(self, now: float, limit: int) -> list[tuple[str, str]]:
+        due = (
+            select(jobs.c.id)
+            .where(jobs.c.status.in_(_in(sources(Action.PROMOTE))), jobs.c.run_at <= now)
+            .order_by(jobs.c.run_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(jobs)
+            .where(jobs.c.id.in_(due.scalar_subquery()))
+            .where(jobs.c.status.in_(_in(sources(Action.PROMOTE))))
+            .values(status=target(Action.PROMOTE).value, updated_at=now)
+            .returning(jobs.c.id, jobs.c.queue)
+        )
+        async with self._write() as conn:
+            return [(r[0], r[1]) for r in await conn.execute(stmt)]
+
+    async def next_due(self) -> float | None:
+        stmt = select(func.min(jobs.c.run_at)).where(
+            jobs.c.status.in_(_in(sources(Action.PROMOTE)))
+        )
+        async with self._read() as conn:
+            value = (await conn.execute(stmt)).scalar()
+            return None if value is None else float(value)
+
+    async def delete_finished(
+        self, before: float, statuses: Sequence[JobStatus], limit: int
+    ) -> int:
+        finished = [s for s in statuses if s in TERMINAL]
+        if not finished:
+            return 0
+        pick = (
+            select(jobs.c.id)
+            .where(jobs.c.status.in_(_in(finished)), jobs.c.finished_at < before)
+            .limit(limit)
+        )
+        async with self._write() as conn:
+            ids = list((await conn.execute(pick)).scalars())
+            if not ids:
+                return 0
+            await conn.execute(delete(job_events).where(job_events.c.job_id.in_(ids)))
+            await conn.execute(delete(jobs).where(jobs.c.id.in_(ids)))
+            return len(ids)
+
+
+def _created_data(nj: NewJob) -> dict[str, Any]:
+    return {"type": nj.type, "queue": nj.queue, "status": nj.status.value}
+
+
+def _merge_writes(writes: Sequence[AttemptWrite]) -> list[AttemptWrite]:
+    """One write per attempt, in first-seen order: values merged (later wins), events kept in order."""
+    merged: dict[tuple[str, str, int], AttemptWrite] = {}
+    for w in writes:
+        key = (w.job_id, w.worker, w.attempt)
+        into = merged.get(key)
+        if into is None:
+            merged[key] = AttemptWrite(
+                w.job_id, w.worker, w.attempt, w.action, dict(w.values), list(w.events)
+            )
+            continue
+        into.values.update(w.values)
+        into.events.extend(w.events)
+        if w.action is not None:
+            into.action = w.action
+    return list(merged.values())
+
+
+_update_cache: dict[tuple[Action | None, tuple[str, ...]], Any] = {}
+
+
+def _attempt_update(action: Action | None, keys: tuple[str, ...]) -> Any:
+    """``UPDATE`` of one running attempt, guarded on its lease (cached per shape)."""
+    cached = _update_cache.get((action, keys))
+    if cached is not None:
+        return cached
+    # Every attempt write starts from running; the table says so, and the guard follows it.
+    if action is not None and sources(action) != {JobStatus.RUNNING}:
+        raise ValueError(f"{action.value} does not end a running attempt")
+    where = [
+        jobs.c.id == bindparam("_id"),
+        jobs.c.status == JobStatus.RUNNING.value,
+        jobs.c.lease_owner == bindparam("_worker"),
+        jobs.c.attempts == bindparam("_attempt"),
+    ]
+    values: dict[str, Any] = {
+        "last_seq": jobs.c.last_seq + bindparam("_count"),
+        "updated_at": bindparam("_now"),
+    }
+    for k in keys:
+        if k == "_expired_before":
+            where.append(jobs.c.lease_expires_at < bindparam("_expired_before"))
+        else:
+            values[k] = bindparam(f"v_{k}")
+    if action is not None:
+        values["status"] = target(action).value
+        values["lease_expires_at"] = None
+    stmt = update(jobs).where(*where).values(**values)
+    _update_cache[(action, keys)] = stmt
+    return stmt
+
+
+def _attempt_params(w: AttemptWrite, now: float) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "_id": w.job_id,
+        "_worker": w.worker,
+        "_attempt": w.attempt,
+        "_count": len(w.events),
+        "_now": now,
+    }
+    for k, v in w.values.items():
+        params[k if k.startswith("_") else f"v_{k}"] = (
+            _dumps(v) if k in _JSON_COLUMNS and v is not None else v
+        )
+    return params
