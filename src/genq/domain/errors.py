@@ -130,7 +130,12 @@ class JobError(Exception):
     """
 
     def __init__(
-        self, message: str, *, code: str = "HANDLER_ERROR", retryable: bool = True, details: Any = None
+        self,
+        message: str,
+        *,
+        code: str = "HANDLER_ERROR",
+        retryable: bool = True,
+        details: Any = None,
     ) -> None:
         super().__init__(message)
         self.code = code

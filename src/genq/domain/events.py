@@ -48,6 +48,7 @@ class Event:
     data: dict[str, Any]
     timestamp: float
     cursor: int = 0
+    owner: str = ""
 
     @property
     def terminal(self) -> bool:

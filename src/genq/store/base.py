@@ -172,7 +172,9 @@ class Store(ABC):
         """Apply attempt writes whose lease still holds; return the events written."""
 
     @abstractmethod
-    async def renew_leases(self, worker: str, attempts: dict[str, int], lease_s: float) -> LeaseState:
+    async def renew_leases(
+        self, worker: str, attempts: dict[str, int], lease_s: float
+    ) -> LeaseState:
         """Extend the leases of a worker's running attempts (job id -> attempt)."""
 
     @abstractmethod
@@ -180,8 +182,8 @@ class Store(ABC):
         """Cancel a queued or delayed job now, or ask a running one to stop."""
 
     @abstractmethod
-    async def retry_job(self, job_id: str) -> tuple[Job, list[Event]]:
-        """Queue a failed or cancelled job for a new attempt."""
+    async def retry_job(self, job_id: str, extra_attempts: int = 1) -> tuple[Job, list[Event]]:
+        """Queue a failed or cancelled job for ``extra_attempts`` more attempts."""
 
     @abstractmethod
     async def promote_due(self, now: float, limit: int) -> list[tuple[str, str]]:
@@ -196,7 +198,9 @@ class Store(ABC):
         """Running jobs whose lease has expired."""
 
     @abstractmethod
-    async def delete_finished(self, before: float, statuses: Sequence[JobStatus], limit: int) -> int:
+    async def delete_finished(
+        self, before: float, statuses: Sequence[JobStatus], limit: int
+    ) -> int:
         """Delete up to ``limit`` finished jobs older than ``before`` with their events."""
 
     @abstractmethod

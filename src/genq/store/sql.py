@@ -45,6 +45,8 @@ from genq.store.base import (
 from genq.store.schema import idempotency_keys, job_events, jobs
 
 _JSON_COLUMNS = ("params", "result", "error")
+# An event to insert: (job_id, seq, type, data, owner).
+_EventRow = tuple[str, int, str, dict[str, Any], str]
 _MAX_SUBMIT_TRIES = 5
 
 
@@ -239,20 +241,20 @@ class SqlStore(Store):
     # --- events ----------------------------------------------------------------------------
 
     async def _append_events(
-        self, conn: AsyncConnection, items: list[tuple[str, int, str, dict[str, Any]]], now: float
+        self, conn: AsyncConnection, items: list[_EventRow], now: float
     ) -> list[Event]:
-        """Insert (job_id, seq, type, data) rows and return them as Events with their cursors."""
+        """Insert (job_id, seq, type, data, owner) rows; return them as Events with cursors."""
         if not items:
             return []
         rows = [
             {"job_id": j, "seq": s, "type": t, "data": _dumps(d), "created_at": now}
-            for j, s, t, d in items
+            for j, s, t, d, _ in items
         ]
         stmt = job_events.insert().returning(job_events.c.id, sort_by_parameter_order=True)
         cursors = (await conn.execute(stmt, rows)).scalars().all()
         return [
-            Event(job_id=j, seq=s, type=t, data=d, timestamp=now, cursor=c)
-            for (j, s, t, d), c in zip(items, cursors, strict=True)
+            Event(job_id=j, seq=s, type=t, data=d, timestamp=now, cursor=c, owner=o)
+            for (j, s, t, d, o), c in zip(items, cursors, strict=True)
         ]
 
     async def read_events(self, job_id: str, after_seq: int, limit: int = 1000) -> list[Event]:
@@ -323,16 +325,18 @@ class SqlStore(Store):
             )
             await conn.execute(stmt, rows)
             ids = [nj.id for nj in new_jobs]
-            inserted = set((await conn.execute(select(jobs.c.id).where(jobs.c.id.in_(ids)))).scalars())
+            inserted = set(
+                (await conn.execute(select(jobs.c.id).where(jobs.c.id.in_(ids)))).scalars()
+            )
         else:
             await conn.execute(jobs.insert(), rows)
             inserted = {nj.id for nj in new_jobs}
         results: list[Submitted] = []
-        created: list[tuple[str, int, str, dict[str, Any]]] = []
+        created: list[_EventRow] = []
         for nj in new_jobs:
             if nj.id in inserted:
                 results.append(Submitted(_new_job_record(nj), True))
-                created.append((nj.id, 1, EventType.JOB_CREATED, _created_data(nj)))
+                created.append((nj.id, 1, EventType.JOB_CREATED, _created_data(nj), nj.owner))
                 continue
             existing = await self._active_by_dedupe(conn, nj.owner, nj.dedupe_key)
             if existing is None:
@@ -477,7 +481,7 @@ class SqlStore(Store):
             events = await self._append_events(
                 conn,
                 [
-                    (j.id, j.last_seq, EventType.JOB_STARTED, {"attempt": j.attempts, "worker": worker})
+                    (j.id, j.last_seq, EventType.JOB_STARTED, _started_data(j, worker), j.owner)
                     for j in claimed
                 ],
                 now,
@@ -503,11 +507,16 @@ class SqlStore(Store):
                 r[0]: r
                 for r in await conn.execute(
                     select(
-                        jobs.c.id, jobs.c.last_seq, jobs.c.status, jobs.c.lease_owner, jobs.c.attempts
+                        jobs.c.id,
+                        jobs.c.last_seq,
+                        jobs.c.status,
+                        jobs.c.lease_owner,
+                        jobs.c.attempts,
+                        jobs.c.owner,
                     ).where(jobs.c.id.in_(ids))
                 )
             }
-            items: list[tuple[str, int, str, dict[str, Any]]] = []
+            items: list[_EventRow] = []
             for w in merged:
                 row = state.get(w.job_id)
                 expected = target(w.action) if w.action else JobStatus.RUNNING
@@ -515,7 +524,8 @@ class SqlStore(Store):
                     continue  # the lease was lost: this write did not apply
                 first = row[1] - len(w.events) + 1
                 items.extend(
-                    (w.job_id, first + i, etype, data) for i, (etype, data) in enumerate(w.events)
+                    (w.job_id, first + i, etype, data, row[5])
+                    for i, (etype, data) in enumerate(w.events)
                 )
             return await self._append_events(conn, items, now)
 
@@ -575,7 +585,7 @@ class SqlStore(Store):
                 job = row_to_job(row)
                 data = {"reason": reason, "cancelled_at": iso(now)}
                 events = await self._append_events(
-                    conn, [(job.id, job.last_seq, EventType.JOB_CANCELLED, data)], now
+                    conn, [(job.id, job.last_seq, EventType.JOB_CANCELLED, data, job.owner)], now
                 )
                 return job, events
             # A running job is asked to stop; its worker ends it as cancelled after cleanup.
@@ -636,7 +646,7 @@ class SqlStore(Store):
                 job = row_to_job(row)
                 data = {"attempt": job.attempts + 1, "manual": True, "run_at": iso(now)}
                 events = await self._append_events(
-                    conn, [(job.id, job.last_seq, EventType.JOB_RETRYING, data)], now
+                    conn, [(job.id, job.last_seq, EventType.JOB_RETRYING, data, job.owner)], now
                 )
                 return job, events
         except IntegrityError as exc:
@@ -698,12 +708,16 @@ class SqlStore(Store):
             return len(ids)
 
 
+def _started_data(job: Job, worker: str) -> dict[str, Any]:
+    return {"attempt": job.attempts, "worker": worker}
+
+
 def _created_data(nj: NewJob) -> dict[str, Any]:
     return {"type": nj.type, "queue": nj.queue, "status": nj.status.value}
 
 
 def _merge_writes(writes: Sequence[AttemptWrite]) -> list[AttemptWrite]:
-    """One write per attempt, in first-seen order: values merged (later wins), events kept in order."""
+    """One write per attempt, in first-seen order: values merged (later wins), events in order."""
     merged: dict[tuple[str, str, int], AttemptWrite] = {}
     for w in writes:
         key = (w.job_id, w.worker, w.attempt)

@@ -1,0 +1,59 @@
+"""The app factory: ``create_app(settings)`` builds the ASGI app around one genq node."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from genq import __version__
+from genq.api import errors
+from genq.api.metrics import Metrics
+from genq.api.middleware import BodyLimit, HttpMetrics
+from genq.api.routes import events, health, jobs, queues
+from genq.node import Node
+from genq.pipelines import default_registry
+from genq.settings import Settings
+from genq.worker.registry import Registry
+
+
+def create_app(
+    settings: Settings | None = None,
+    registry: Registry | None = None,
+    node: Node | None = None,
+) -> FastAPI:
+    """The genq API; the node (store, bus, workers) lives for the app's lifespan."""
+    settings = settings or Settings()
+    metrics = Metrics()
+    the_node = node or Node(
+        settings,
+        registry or default_registry(),
+        workers=settings.run_workers,
+        serve_events=True,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await the_node.start()
+        unsubscribe = metrics.watch(the_node.bus)
+        try:
+            yield
+        finally:
+            unsubscribe()
+            await the_node.stop()
+
+    app = FastAPI(
+        title="genq",
+        version=__version__,
+        description="A self-hosted server for AI generation jobs with live progress over SSE.",
+        lifespan=lifespan,
+    )
+    app.state.node = the_node
+    app.state.metrics = metrics
+    errors.install(app)
+    for module in (jobs, events, queues, health):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HttpMetrics, metrics=metrics)
+    return app

@@ -1,0 +1,114 @@
+"""A genq node: the store, bus, services, workers and background duties of one process.
+
+``genq serve`` runs a node behind the HTTP API; ``genq worker`` runs one without it. The
+settings decide what a node holds; the code is the same in every deployment shape.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from genq.bus.base import Bus
+from genq.bus.memory import MemoryBus
+from genq.service.events import EventHub
+from genq.service.jobs import JobService
+from genq.settings import Settings
+from genq.store import make_store
+from genq.store.base import Store
+from genq.store.migrate import upgrade
+from genq.store.sql import SqlStore
+from genq.worker.maintenance import Cleaner, Maintenance, Reaper, Scheduler
+from genq.worker.registry import Registry
+from genq.worker.runtime import Worker, WorkerConfig
+
+log = logging.getLogger("genq")
+
+
+def make_bus(settings: Settings) -> Bus:
+    """The bus the settings ask for."""
+    if settings.bus_kind == "postgres":
+        from genq.bus.postgres import PostgresBus
+
+        return PostgresBus(settings.postgres_dsn)
+    return MemoryBus()
+
+
+def worker_config(settings: Settings) -> WorkerConfig:
+    """Worker settings from genq settings."""
+    return WorkerConfig(
+        queues=tuple(settings.queues),
+        concurrency=settings.concurrency,
+        claim_batch=settings.claim_batch,
+        lease_s=settings.lease_s,
+        heartbeat_s=settings.heartbeat_s,
+        poll_s=settings.poll_s,
+        progress_interval_s=settings.progress_interval_s,
+        flush_interval_s=settings.flush_interval_s,
+        shutdown_grace_s=settings.shutdown_grace_s,
+    )
+
+
+class Node:
+    """Everything one genq process runs, started and stopped together."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: Registry,
+        *,
+        workers: bool,
+        serve_events: bool,
+        store: Store | None = None,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.store = store or make_store(settings.db_url)
+        self.bus = make_bus(settings)
+        self.jobs = JobService(self.store, self.bus, registry)
+        self.hub = EventHub(
+            self.store,
+            self.bus,
+            heartbeat_s=settings.sse_heartbeat_s,
+            resync_s=settings.sse_resync_s,
+            queue_limit=settings.sse_queue_limit,
+        )
+        self.worker = (
+            Worker(self.store, self.bus, registry, worker_config(settings)) if workers else None
+        )
+        self.serve_events = serve_events
+        self.duties: list[Maintenance] = []
+        if workers:
+            self.duties = [
+                Reaper(self.store, self.bus, settings.reaper_interval_s),
+                Scheduler(self.store, self.bus, settings.poll_s),
+            ]
+            if settings.retention_s is not None:
+                self.duties.append(Cleaner(self.store, settings.retention_s))
+
+    async def start(self) -> None:
+        """Open the store (migrating it if configured), then start everything else."""
+        await self.store.open()
+        if self.settings.auto_migrate and isinstance(self.store, SqlStore):
+            await upgrade(self.store)
+        await self.bus.start()
+        if self.serve_events:
+            self.hub.start()
+        scheduler = next((d for d in self.duties if isinstance(d, Scheduler)), None)
+        if scheduler is not None:
+            # New or backed-off delayed jobs change when the next one is due.
+            self.bus.subscribe("jobs", lambda _queues: scheduler.poke())
+        for duty in self.duties:
+            duty.start()
+        if self.worker is not None:
+            await self.worker.start()
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Stop workers (within the grace), duties, streams, bus and store, in that order."""
+        if self.worker is not None:
+            await self.worker.stop(grace_s)
+        for duty in self.duties:
+            await duty.stop()
+        if self.serve_events:
+            await self.hub.stop()
+        await self.bus.stop()
+        await self.store.close()
