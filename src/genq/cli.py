@@ -94,12 +94,7 @@ def serve(
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:
             # Open SSE streams would hold the shutdown open: end them first.
-            node = fastapi_app.state.node
-            for ws in list(node.hub._by_job.values()):
-                for w in list(ws):
-                    w.close()
-            for w in list(node.hub._all):
-                w.close()
+            fastapi_app.state.node.hub.close_all()
             super().handle_exit(sig, frame)
 
     console.print(

@@ -5,7 +5,7 @@ Three channels carry typed messages:
 - ``events``: a list of :class:`Event` (or :class:`EventRef` when an event was too large to
   travel, for the listener to read from the store), published after their commit;
 - ``jobs``: a list of queue names that have new ready work;
-- ``control``: ``{"cancel": [job ids]}``, running jobs asked to stop.
+- ``control``: ``{"cancel": {job id: reason}}``, running jobs asked to stop.
 
 A message published in a process is delivered to that process's handlers at once and, by
 buses that reach other processes, to theirs.

@@ -111,6 +111,14 @@ class EventHub:
             asyncio.create_task(self._resync(), name="genq-sse-resync"),
         ]
 
+    def close_all(self) -> None:
+        """End every open stream (clients resume with Last-Event-ID elsewhere)."""
+        for ws in list(self._by_job.values()):
+            for w in list(ws):
+                w.close()
+        for w in list(self._all):
+            w.close()
+
     async def stop(self) -> None:
         """Close every watcher and stop."""
         if self._unsubscribe is not None:
@@ -119,11 +127,7 @@ class EventHub:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for ws in list(self._by_job.values()):
-            for w in list(ws):
-                w.close()
-        for w in list(self._all):
-            w.close()
+        self.close_all()
 
     def watch_job(self, job_id: str) -> Watcher:
         """A new watcher of one job (register before reading the replay)."""

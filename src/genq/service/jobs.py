@@ -112,7 +112,7 @@ class JobService:
         job, events = await self.store.cancel_job(job_id, reason)
         await self._publish(events)
         if job.status == JobStatus.RUNNING:
-            await self.bus.publish(CONTROL, {"cancel": [job.id]})
+            await self.bus.publish(CONTROL, {"cancel": {job.id: job.cancel_reason}})
         return job
 
     async def retry(self, job_id: str, owner: str | None = None) -> Job:

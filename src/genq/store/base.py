@@ -97,7 +97,7 @@ class LeaseState:
     """What a heartbeat learns about a worker's running jobs."""
 
     renewed: list[str]
-    cancel_requested: list[str]
+    cancel_requested: dict[str, str | None]  # job id -> the reason given
     lost: list[str]
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import ColumnElement, any_, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from genq.store.schema import jobs
 from genq.store.sql import SqlStore
 
 
@@ -32,3 +34,8 @@ class PostgresStore(SqlStore):
 
     def _insert(self, table: Any) -> Any:
         return pg_insert(table)
+
+    def _id_in_locked(self, ids: Any) -> ColumnElement[bool]:
+        # `id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)` may be re-run by the planner and
+        # take more than n rows; ARRAY(subquery) is evaluated exactly once.
+        return jobs.c.id == any_(func.array(ids.scalar_subquery()))

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Row, and_, bindparam, delete, func, select, text, update
+from sqlalchemy import ColumnElement, Row, bindparam, delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -172,6 +172,10 @@ class SqlStore(Store):
     @abstractmethod
     def _insert(self, table: Any) -> Any:
         """This dialect's ``insert`` (with ``on_conflict_do_nothing``)."""
+
+    def _id_in_locked(self, ids: Any) -> ColumnElement[bool]:
+        """``jobs.id`` among the ids a locking subquery picks, evaluated once."""
+        return jobs.c.id.in_(ids.scalar_subquery())
 
     @asynccontextmanager
     async def _write_lock(self) -> AsyncIterator[None]:
@@ -410,7 +414,7 @@ class SqlStore(Store):
             conds.append(jobs.c.queue == query.queue)
         if query.before is not None:
             conds.append(jobs.c.id < query.before)
-        stmt = select(jobs).where(and_(*conds)).order_by(jobs.c.id.desc()).limit(query.limit)
+        stmt = select(jobs).where(*conds).order_by(jobs.c.id.desc()).limit(query.limit)
         async with self._read() as conn:
             return [row_to_job(r) for r in await conn.execute(stmt)]
 
@@ -462,7 +466,7 @@ class SqlStore(Store):
         )
         stmt = (
             update(jobs)
-            .where(jobs.c.id.in_(ready.scalar_subquery()))
+            .where(self._id_in_locked(ready))
             .where(jobs.c.status.in_(_in(sources(Action.CLAIM))))
             .values(
                 status=target(Action.CLAIM).value,
@@ -533,7 +537,7 @@ class SqlStore(Store):
         self, worker: str, attempts: dict[str, int], lease_s: float
     ) -> LeaseState:
         if not attempts:
-            return LeaseState([], [], [])
+            return LeaseState([], {}, [])
         now = time.time()
         stmt = (
             update(jobs)
@@ -543,12 +547,12 @@ class SqlStore(Store):
                 jobs.c.lease_owner == worker,
             )
             .values(lease_expires_at=now + lease_s)
-            .returning(jobs.c.id, jobs.c.attempts, jobs.c.cancel_requested_at)
+            .returning(jobs.c.id, jobs.c.attempts, jobs.c.cancel_requested_at, jobs.c.cancel_reason)
         )
         async with self._write() as conn:
             rows = (await conn.execute(stmt)).all()
         renewed = [r[0] for r in rows if attempts.get(r[0]) == r[1]]
-        cancel = [r[0] for r in rows if attempts.get(r[0]) == r[1] and r[2] is not None]
+        cancel = {r[0]: r[3] for r in rows if attempts.get(r[0]) == r[1] and r[2] is not None}
         held = set(renewed)
         return LeaseState(renewed, cancel, [j for j in attempts if j not in held])
 
@@ -672,7 +676,7 @@ class SqlStore(Store):
         )
         stmt = (
             update(jobs)
-            .where(jobs.c.id.in_(due.scalar_subquery()))
+            .where(self._id_in_locked(due))
             .where(jobs.c.status.in_(_in(sources(Action.PROMOTE))))
             .values(status=target(Action.PROMOTE).value, updated_at=now)
             .returning(jobs.c.id, jobs.c.queue)

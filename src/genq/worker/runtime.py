@@ -106,8 +106,8 @@ class Worker:
                 self._wake.set()
 
         def on_control(message: Any) -> None:
-            for job_id in message.get("cancel", ()):
-                self._stop_job(job_id, "cancel")
+            for job_id, reason in message.get("cancel", {}).items():
+                self._stop_job(job_id, "cancel", reason)
 
         self._unsubscribe = [
             self.bus.subscribe(JOBS, on_jobs),
@@ -191,12 +191,13 @@ class Worker:
         task = asyncio.create_task(self._run(ctx), name=f"genq-job-{job.id}")
         self._running[job.id] = _Running(ctx, task)
 
-    def _stop_job(self, job_id: str, reason: str) -> None:
+    def _stop_job(self, job_id: str, reason: str, cancel_reason: str | None = None) -> None:
         running = self._running.get(job_id)
         if running is None or running.stop_reason is not None:
             return
         running.stop_reason = reason
         if reason == "cancel":
+            running.ctx.job.cancel_reason = cancel_reason
             running.ctx.request_cancel()
         running.task.cancel()
 
@@ -283,8 +284,8 @@ class Worker:
         except StoreUnavailable:
             log.warning("store unavailable; leases not renewed this beat")
             return
-        for job_id in state.cancel_requested:
-            self._stop_job(job_id, "cancel")
+        for job_id, reason in state.cancel_requested.items():
+            self._stop_job(job_id, "cancel", reason)
         for job_id in state.lost:
             log.warning("job %s: lease lost; abandoning the attempt", job_id)
             self._stop_job(job_id, "lost")
