@@ -156,7 +156,7 @@ async def start_server(db_url: str) -> AsyncIterator[ServerFactory]:
     running: list[tuple[uvicorn.Server, asyncio.Task[None], Node]] = []
 
     async def start(registry: Registry | None = None, **overrides: Any) -> RunningServer:
-        settings = make_settings(db_url, **overrides)
+        settings = make_settings(**{"db_url": db_url, **overrides})
         node = Node(
             settings,
             registry or default_registry(),

@@ -42,10 +42,13 @@ async def count(store: SqlStore, table=jobs) -> int:  # type: ignore[no-untyped-
 async def test_submit_writes_the_job_and_its_created_event(store: SqlStore) -> None:
     results, events, _ = await store.submit_jobs([new_job()])
     job = results[0].job
-    assert results[0].created and job.status == JobStatus.QUEUED
+    assert results[0].created
+    assert job.status == JobStatus.QUEUED
     assert [(e.job_id, e.seq, e.type) for e in events] == [(job.id, 1, "job_created")]
     stored = await store.get_job(job.id)
-    assert stored is not None and stored.params == {"n": 1} and stored.last_seq == 1
+    assert stored is not None
+    assert stored.params == {"n": 1}
+    assert stored.last_seq == 1
 
 
 async def test_a_future_run_at_makes_the_job_delayed(store: SqlStore) -> None:
@@ -82,7 +85,8 @@ async def test_concurrent_claims_never_take_a_job_twice(store: SqlStore) -> None
 async def test_dedupe_key_returns_the_active_job(store: SqlStore) -> None:
     first, _, _ = await store.submit_jobs([new_job(dedupe_key="exam-1")])
     again, events, _ = await store.submit_jobs([new_job(dedupe_key="exam-1")])
-    assert not again[0].created and again[0].job.id == first[0].job.id
+    assert not again[0].created
+    assert again[0].job.id == first[0].job.id
     assert events == []
     other_owner, _, _ = await store.submit_jobs([new_job(dedupe_key="exam-1", owner="u2")])
     assert other_owner[0].created
@@ -104,7 +108,8 @@ async def test_dedupe_key_is_free_again_once_the_job_finished(store: SqlStore) -
     first, _, _ = await store.submit_jobs([new_job(dedupe_key="k")])
     await store.cancel_job(first[0].job.id, None)
     again, _, _ = await store.submit_jobs([new_job(dedupe_key="k")])
-    assert again[0].created and again[0].job.id != first[0].job.id
+    assert again[0].created
+    assert again[0].job.id != first[0].job.id
 
 
 async def test_a_batch_is_all_or_nothing(store: SqlStore) -> None:
@@ -121,8 +126,11 @@ async def test_idempotency_key_returns_the_first_response_and_creates_nothing(
     idem = Idempotency("u1", "key-1", "hash")
     _, _, first = await store.submit_jobs([new_job()], idem, lambda r: (201, b'{"first":1}'))
     results, events, second = await store.submit_jobs([new_job()], idem, lambda r: (201, b"{}"))
-    assert first is not None and second is not None
-    assert second.body == b'{"first":1}' and results == [] and events == []
+    assert first is not None
+    assert second is not None
+    assert second.body == b'{"first":1}'
+    assert results == []
+    assert events == []
     assert await count(store) == 1
 
 
@@ -159,8 +167,12 @@ async def test_attempt_writes_apply_only_while_the_lease_holds(store: SqlStore) 
         (a.id, 4, "job_completed"),
     ]
     done, still = await store.get_job(a.id), await store.get_job(b.id)
-    assert done is not None and done.status == JobStatus.COMPLETED and done.result == {"ok": True}
-    assert still is not None and still.status == JobStatus.RUNNING and still.last_seq == 2
+    assert done is not None
+    assert done.status == JobStatus.COMPLETED
+    assert done.result == {"ok": True}
+    assert still is not None
+    assert still.status == JobStatus.RUNNING
+    assert still.last_seq == 2
 
 
 async def test_event_sequences_are_dense_and_ordered(store: SqlStore) -> None:
@@ -182,9 +194,12 @@ async def test_cancel_a_queued_job_now_and_a_running_one_by_request(store: SqlSt
     (running,), _ = await store.claim_jobs(["default"], "w", 1, 30)
     (queued,) = await store.list_jobs(JobQuery(status=JobStatus.QUEUED))
     job, events = await store.cancel_job(queued.id, "changed my mind")
-    assert job.status == JobStatus.CANCELLED and events[0].type == "job_cancelled"
+    assert job.status == JobStatus.CANCELLED
+    assert events[0].type == "job_cancelled"
     job, events = await store.cancel_job(running.id, "stop")
-    assert job.status == JobStatus.RUNNING and job.cancel_requested_at is not None and events == []
+    assert job.status == JobStatus.RUNNING
+    assert job.cancel_requested_at is not None
+    assert events == []
     state = await store.renew_leases("w", {running.id: 1}, 30)
     assert state.cancel_requested == {running.id: "stop"}
 
@@ -210,7 +225,9 @@ async def test_retry_queues_a_failed_job_with_fresh_attempts(store: SqlStore) ->
         [AttemptWrite(job.id, "w", 1, Action.FAIL, {"error": {"code": "X"}}, [("job_failed", {})])]
     )
     again, events = await store.retry_job(job.id, 3)
-    assert again.status == JobStatus.QUEUED and again.error is None and again.max_attempts == 4
+    assert again.status == JobStatus.QUEUED
+    assert again.error is None
+    assert again.max_attempts == 4
     assert events[0].type == "job_retrying"
     with pytest.raises(InvalidTransition):
         await store.retry_job(job.id, 3)
@@ -223,17 +240,20 @@ async def test_expired_leases_are_found_and_renewal_reports_lost_ones(store: Sql
     expired = await store.expired_attempts(time.time(), 10)
     assert {j.id for j in expired} == {a.id, b.id}
     state = await store.renew_leases("other", {a.id: 1}, 30)
-    assert state.lost == [a.id] and state.renewed == []
+    assert state.lost == [a.id]
+    assert state.renewed == []
 
 
 async def test_promote_due_moves_delayed_jobs_to_queued(store: SqlStore) -> None:
     await store.submit_jobs([new_job(delay=0.05), new_job(delay=3600)])
     assert await store.promote_due(time.time(), 10) == []
     due = await store.next_due()
-    assert due is not None and due <= time.time() + 1
+    assert due is not None
+    assert due <= time.time() + 1
     await asyncio.sleep(0.1)
     promoted = await store.promote_due(time.time(), 10)
-    assert len(promoted) == 1 and promoted[0][1] == "default"
+    assert len(promoted) == 1
+    assert promoted[0][1] == "default"
 
 
 async def test_delete_finished_removes_old_jobs_with_their_events(store: SqlStore) -> None:

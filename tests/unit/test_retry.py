@@ -37,7 +37,7 @@ def test_jitter_is_reproducible_with_a_seeded_rng() -> None:
     "kwargs", [{"base_s": -1}, {"cap_s": -1}, {"factor": 0.5}, {"jitter": 1.5}]
 )
 def test_invalid_policy_is_rejected(kwargs: dict[str, float]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"backoff|jitter"):
         RetryPolicy(**kwargs)
 
 

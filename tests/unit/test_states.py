@@ -50,7 +50,8 @@ def test_forbidden_transition_raises(status: JobStatus, action: Action) -> None:
     assert not can(status, action)
     with pytest.raises(TransitionError) as info:
         transition(status, action)
-    assert info.value.status == status and info.value.action == action
+    assert info.value.status == status
+    assert info.value.action == action
     assert status.value in str(info.value)
 
 
@@ -68,5 +69,5 @@ def test_failed_and_cancelled_change_only_by_explicit_retry() -> None:
 
 
 def test_active_and_terminal_partition_the_states() -> None:
-    assert ACTIVE | TERMINAL == set(JobStatus)
+    assert set(JobStatus) == ACTIVE | TERMINAL
     assert not ACTIVE & TERMINAL

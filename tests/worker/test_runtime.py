@@ -104,32 +104,40 @@ async def test_demo_steps_runs_to_completion_with_step_events(node: Node) -> Non
 async def test_failures_back_off_then_succeed(node: Node) -> None:
     job_id = await submit(node, "flaky", succeed_on=3)
     job = await until(node, job_id, JobStatus.COMPLETED)
-    assert job.attempts == 3 and job.result == {"attempt": 3}
+    assert job.attempts == 3
+    assert job.result == {"attempt": 3}
     assert (await types_of(node, job_id)).count("job_retrying") == 2
 
 
 async def test_the_last_failure_fails_the_job_with_its_code(node: Node) -> None:
     job_id = await submit(node, "flaky")
     job = await until(node, job_id, JobStatus.FAILED)
-    assert job.attempts == 3 and job.error is not None and job.error["code"] == "FLAKY"
+    assert job.attempts == 3
+    assert job.error is not None
+    assert job.error["code"] == "FLAKY"
     assert (await types_of(node, job_id))[-1] == "job_failed"
 
 
 async def test_a_non_retryable_error_fails_at_once(node: Node) -> None:
     job = await until(node, await submit(node, "fatal"), JobStatus.FAILED)
-    assert job.attempts == 1 and job.error is not None and job.error["code"] == "BAD_INPUT"
+    assert job.attempts == 1
+    assert job.error is not None
+    assert job.error["code"] == "BAD_INPUT"
 
 
 async def test_a_timed_out_attempt_fails_with_timeout(node: Node) -> None:
     job = await until(node, await submit(node, "slow", seconds=5), JobStatus.FAILED)
-    assert job.attempts == 2 and job.error is not None and job.error["code"] == "TIMEOUT"
+    assert job.attempts == 2
+    assert job.error is not None
+    assert job.error["code"] == "TIMEOUT"
 
 
 async def test_cancelling_a_running_job_ends_it_cancelled_after_cleanup(node: Node) -> None:
     job_id = await submit(node, "sleepy", seconds=30)
     await until(node, job_id, JobStatus.RUNNING)
     job = await node.jobs.cancel(job_id, "user asked")
-    assert job.status == JobStatus.RUNNING and job.cancel_requested_at is not None
+    assert job.status == JobStatus.RUNNING
+    assert job.cancel_requested_at is not None
     job = await until(node, job_id, JobStatus.CANCELLED)
     kinds = await types_of(node, job_id)
     assert kinds[-2:] == ["log", "job_cancelled"]
@@ -150,7 +158,8 @@ async def test_a_delayed_job_runs_after_its_delay(node: Node) -> None:
     job = results[0].job
     assert job.status == JobStatus.DELAYED
     done = await until(node, job.id, JobStatus.COMPLETED)
-    assert done.started_at is not None and done.started_at >= job.run_at
+    assert done.started_at is not None
+    assert done.started_at >= job.run_at
 
 
 async def test_graceful_stop_returns_unfinished_jobs_to_the_queue(db_url: str) -> None:
@@ -164,10 +173,13 @@ async def test_graceful_stop_returns_unfinished_jobs_to_the_queue(db_url: str) -
     await n.store.open()
     try:
         short, long_ = await n.store.get_job(short_id), await n.store.get_job(long_id)
-        assert short is not None and short.status == JobStatus.COMPLETED
-        assert long_ is not None and long_.status == JobStatus.QUEUED
+        assert short is not None
+        assert short.status == JobStatus.COMPLETED
+        assert long_ is not None
+        assert long_.status == JobStatus.QUEUED
         assert long_.max_attempts == 2  # the interrupted attempt was given back
         last = (await n.store.read_events(long_id, 0))[-1]
-        assert last.type == "job_retrying" and last.data["reason"] == "shutdown"
+        assert last.type == "job_retrying"
+        assert last.data["reason"] == "shutdown"
     finally:
         await n.store.close()

@@ -19,6 +19,9 @@ NodeDep = Annotated[Node, Depends(node)]
 CallerDep = Annotated[Principal, Depends(principal)]
 LastEventId = Annotated[str | None, Header(alias="Last-Event-ID")]
 REPLAY_PAGE = 1000
+SSE_RESPONSE: dict[int | str, dict[str, object]] = {
+    200: {"description": "An event stream", "content": {"text/event-stream": {}}}
+}
 GLOBAL_REPLAY_LIMIT = 10_000
 
 
@@ -32,6 +35,8 @@ def _metrics_hooks(request: Request) -> dict[str, object]:
     summary="Watch one job (SSE)",
     response_class=EventStream,
     response_model=None,
+    status_code=200,
+    responses=SSE_RESPONSE,
 )
 async def job_events(
     job_id: str,
@@ -82,6 +87,8 @@ async def job_events(
     summary="Watch every job the caller may see (SSE)",
     response_class=EventStream,
     response_model=None,
+    status_code=200,
+    responses=SSE_RESPONSE,
 )
 async def all_events(
     request: Request, genq: NodeDep, caller: CallerDep, last_event_id: LastEventId = None
