@@ -1,0 +1,1 @@
+"""Benchmarks of genq against peers, run in one go by ``python -m bench.run``."""

@@ -1,0 +1,78 @@
+"""SSE fan-out: one event broadcast to N watchers of one job, genq against sse-starlette.
+
+Each round opens N connections from a separate load-generator process, waits until all
+have their opening, triggers one event, and times its arrival at every watcher. Memory
+per watcher is the server's RSS growth over N connections.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.common import ROOT, free_port, genq, median, process, raise_nofile, rss_kb, wait_http
+
+
+def _load(port: int, stream: str, trigger: str, n: int, pid: int) -> dict[str, Any]:
+    args = [sys.executable, "-m", "bench.sse_load", "127.0.0.1", str(port), stream, trigger, str(n), "event: job_cancelled"]
+    before = rss_kb(pid)
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, cwd=ROOT, preexec_fn=raise_nofile, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if line.strip() != "OPENED":
+        proc.kill()
+        raise RuntimeError(f"load generator failed: {line}")
+    time.sleep(0.5)
+    during = rss_kb(pid)
+    result: dict[str, Any] = json.loads(proc.stdout.readline())
+    proc.wait(60)
+    result["kb_per_watcher"] = round((during - before) / n, 1)
+    return result
+
+
+def _summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    keys = ("connect_s", "p50_ms", "p99_ms", "max_ms", "kb_per_watcher")
+    out = {k: round(median([r[k] for r in runs]), 2) for k in keys}
+    out["received"] = min(r["received"] for r in runs)
+    out["errors"] = max(r["errors"] for r in runs)
+    out["n"] = runs[0]["n"]
+    return out
+
+
+def bench_genq(sizes: list[int], rounds: int) -> dict[int, dict[str, Any]]:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = f"sqlite:///{tmp}/sse.db"
+        with process(genq("serve", "--db", db, "--port", str(port)), log=Path(tmp) / "serve.log") as proc:
+            wait_http(port)
+            results = {}
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+                for n in sizes:
+                    runs = []
+                    for _ in range(rounds):
+                        job = client.post("/v1/jobs", json={"type": "noop", "delay_s": 3600}).json()
+                        runs.append(_load(port, f"/v1/jobs/{job['id']}/events", f"/v1/jobs/{job['id']}/cancel", n, proc.pid))
+                        time.sleep(1.0)
+                    results[n] = _summarise(runs)
+            return results
+
+
+def bench_sse_starlette(sizes: list[int], rounds: int) -> dict[int, dict[str, Any]]:
+    port = free_port()
+    with process([sys.executable, "-m", "bench.sse_baseline", str(port)]) as proc:
+        wait_http(port)
+        results = {}
+        for n in sizes:
+            runs = []
+            for _ in range(rounds):
+                runs.append(_load(port, "/events", "/publish", n, proc.pid))
+                time.sleep(1.0)
+            results[n] = _summarise(runs)
+        return results
