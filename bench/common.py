@@ -42,11 +42,18 @@ def wait_http(port: int, path: str = "/healthz", timeout: float = 30) -> None:
 
 
 @contextlib.contextmanager
-def process(args: Sequence[str], env: dict[str, str] | None = None, log: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
+def process(
+    args: Sequence[str], env: dict[str, str] | None = None, log: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run a process for the duration of a block, then stop it (SIGTERM, then SIGKILL)."""
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
-        list(args), env={**os.environ, **(env or {})}, stdout=out, stderr=out, preexec_fn=raise_nofile, cwd=ROOT
+        list(args),
+        env={**os.environ, **(env or {})},
+        stdout=out,
+        stderr=out,
+        preexec_fn=raise_nofile,
+        cwd=ROOT,
     )
     try:
         yield proc

@@ -35,7 +35,9 @@ async def _query(url: str, stmt: Any) -> list[Any]:
 
 
 def _count(url: str, queue: str, status: str) -> int:
-    stmt = select(func.count()).select_from(jobs).where(jobs.c.queue == queue, jobs.c.status == status)
+    stmt = (
+        select(func.count()).select_from(jobs).where(jobs.c.queue == queue, jobs.c.status == status)
+    )
     return int(asyncio.run(_query(url, stmt))[0][0])
 
 
@@ -43,7 +45,10 @@ def _enqueue(port: int, single: int, batches: int) -> tuple[float, float]:
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as c:
         t0 = time.perf_counter()
         for _ in range(single):
-            assert c.post("/v1/jobs", json={"type": "noop", "queue": "bench-single"}).status_code == 201
+            assert (
+                c.post("/v1/jobs", json={"type": "noop", "queue": "bench-single"}).status_code
+                == 201
+            )
         single_rate = single / (time.perf_counter() - t0)
         body = {"jobs": [{"type": "noop"} for _ in range(1000)]}
         t0 = time.perf_counter()
@@ -60,13 +65,22 @@ def _drain(url: str, total: int, tmp: Path) -> float:
             if time.monotonic() > deadline:
                 raise RuntimeError("drain did not finish in 5 minutes")
             time.sleep(0.25)
-    stmt = select(func.min(jobs.c.started_at), func.max(jobs.c.finished_at)).where(jobs.c.queue == "default")
+    stmt = select(func.min(jobs.c.started_at), func.max(jobs.c.finished_at)).where(
+        jobs.c.queue == "default"
+    )
     first, last = asyncio.run(_query(url, stmt))[0]
     return total / (last - first)
 
 
 def _latency(url: str, port: int, count: int, tmp: Path, split: bool) -> tuple[float, float]:
-    serve = genq("serve", "--db", url, "--port", str(port), *(["--no-workers"] if split else ["--queue", "latency"]))
+    serve = genq(
+        "serve",
+        "--db",
+        url,
+        "--port",
+        str(port),
+        *(["--no-workers"] if split else ["--queue", "latency"]),
+    )
     with process(serve, log=tmp / "serve-latency.log"):
         wait_http(port)
         worker = genq("worker", "--db", url, "--queue", "latency")
@@ -79,7 +93,9 @@ def _latency(url: str, port: int, count: int, tmp: Path, split: bool) -> tuple[f
             deadline = time.monotonic() + 60
             while _count(url, "latency", "completed") < count and time.monotonic() < deadline:
                 time.sleep(0.1)
-    rows = asyncio.run(_query(url, select(jobs.c.started_at - jobs.c.created_at).where(jobs.c.queue == "latency")))
+    rows = asyncio.run(
+        _query(url, select(jobs.c.started_at - jobs.c.created_at).where(jobs.c.queue == "latency"))
+    )
     waits = [r[0] * 1000 for r in rows]
     return percentile(waits, 50), percentile(waits, 99)
 
@@ -92,21 +108,42 @@ class _nothing:
         return None
 
 
-def bench_backend(backend: str, rounds: int, total: int = 10_000, single: int = 2_000) -> dict[str, Any]:
+def bench_backend(
+    backend: str, rounds: int, total: int = 10_000, single: int = 2_000
+) -> dict[str, Any]:
     runs: list[dict[str, float]] = []
     for r in range(rounds):
         with tempfile.TemporaryDirectory() as tmpdir:
             tmp = Path(tmpdir)
-            url = f"sqlite:///{tmp}/bench.db" if backend == "sqlite" else fresh_pg_database("genq_bench")
+            url = (
+                f"sqlite:///{tmp}/bench.db"
+                if backend == "sqlite"
+                else fresh_pg_database("genq_bench")
+            )
             import subprocess
 
             subprocess.run(genq("migrate", "--db", url), check=True, capture_output=True)
             port = free_port()
-            with process(genq("serve", "--db", url, "--port", str(port), "--no-workers"), log=tmp / "serve.log"):
+            with process(
+                genq("serve", "--db", url, "--port", str(port), "--no-workers"),
+                log=tmp / "serve.log",
+            ):
                 wait_http(port)
                 single_rate, batch_rate = _enqueue(port, single, total // 1000)
             drain = _drain(url, total, tmp)
             p50, p99 = _latency(url, free_port(), 150, tmp, split=backend == "postgres")
-            runs.append({"enqueue_single": single_rate, "enqueue_batch": batch_rate, "drain": drain, "latency_p50_ms": p50, "latency_p99_ms": p99})
-            print(f"  {backend} round {r + 1}: " + ", ".join(f"{k}={v:.1f}" for k, v in runs[-1].items()), flush=True)
+            runs.append(
+                {
+                    "enqueue_single": single_rate,
+                    "enqueue_batch": batch_rate,
+                    "drain": drain,
+                    "latency_p50_ms": p50,
+                    "latency_p99_ms": p99,
+                }
+            )
+            print(
+                f"  {backend} round {r + 1}: "
+                + ", ".join(f"{k}={v:.1f}" for k, v in runs[-1].items()),
+                flush=True,
+            )
     return {k: median([run[k] for run in runs]) for k in runs[0]}

@@ -1,7 +1,7 @@
 """Run every benchmark and print the table that goes into docs/benchmarks.md.
 
-    python -m bench.run            # full: 3 rounds each, 1,000 and 5,000 SSE watchers
-    python -m bench.run --quick    # 1 round, 1,000 watchers
+python -m bench.run            # full: 3 rounds each, 1,000 and 5,000 SSE watchers
+python -m bench.run --quick    # 1 round, 1,000 watchers
 """
 
 from __future__ import annotations
@@ -23,9 +23,60 @@ def machine() -> str:
     import uvicorn
 
     return (
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()} {platform.release()}; "
-        f"FastAPI {fastapi.__version__}, uvicorn {uvicorn.__version__}, SQLAlchemy {sqlalchemy.__version__}"
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}; FastAPI {fastapi.__version__}, "
+        f"uvicorn {uvicorn.__version__}, SQLAlchemy {sqlalchemy.__version__}"
     )
+
+
+def row(*cells: object) -> str:
+    """A Markdown table row."""
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def queue_table(q: dict[str, dict[str, float]]) -> list[str]:
+    """The queue figures as a Markdown table."""
+    lite, pg = q["sqlite"], q["postgres"]
+
+    def both(key: str, fmt: str) -> tuple[str, str]:
+        return format(lite[key], fmt), format(pg[key], fmt)
+
+    return [
+        row("genq, one worker process", "SQLite", "PostgreSQL"),
+        row("---", "---", "---"),
+        row("enqueue, one request at a time (jobs/s)", *both("enqueue_single", ",.0f")),
+        row("enqueue, batch endpoint (jobs/s)", *both("enqueue_batch", ",.0f")),
+        row("drain 10,000 noop jobs (jobs/s)", *both("drain", ",.0f")),
+        row(
+            "enqueue→start p50 / p99 at 50 jobs/s (ms)",
+            f"{lite['latency_p50_ms']:.2f} / {lite['latency_p99_ms']:.2f}",
+            f"{pg['latency_p50_ms']:.2f} / {pg['latency_p99_ms']:.2f}",
+        ),
+        "",
+    ]
+
+
+SSE_ROWS = (
+    ("p50_ms", "delivery p50 (ms)"),
+    ("p99_ms", "delivery p99 (ms)"),
+    ("connect_s", "connect all (s)"),
+    ("kb_per_watcher", "memory per watcher (KB)"),
+)
+
+
+def sse_table(g: dict[int, dict[str, float]], s: dict[int, dict[str, float]]) -> list[str]:
+    """The SSE figures, genq beside the sse-starlette floor, as a Markdown table."""
+    lines = [
+        row("SSE: one broadcast to N watchers of one job", "genq", "sse-starlette", "genq ÷ floor"),
+        row("---", "---", "---", "---"),
+    ]
+    for n in g:
+        for key, label in SSE_ROWS:
+            ratio = g[n][key] / s[n][key] if s[n][key] else float("nan")
+            lines.append(row(f"N={n:,}: {label}", g[n][key], s[n][key], f"{ratio:.2f}"))
+        received = (f"{x[n]['received']} / {x[n]['errors']}" for x in (g, s))
+        lines.append(row(f"N={n:,}: received / errors", *received, ""))
+    return [*lines, ""]
 
 
 def main() -> None:
@@ -42,31 +93,14 @@ def main() -> None:
         print("queue benchmarks ...", flush=True)
         q = {b: queue.bench_backend(b, rounds) for b in ("sqlite", "postgres")}
         results["queue"] = q
-        lines += [
-            "| genq, one worker process | SQLite | PostgreSQL |",
-            "|---|---|---|",
-            f"| enqueue, one request at a time (jobs/s) | {q['sqlite']['enqueue_single']:,.0f} | {q['postgres']['enqueue_single']:,.0f} |",
-            f"| enqueue, batch endpoint (jobs/s) | {q['sqlite']['enqueue_batch']:,.0f} | {q['postgres']['enqueue_batch']:,.0f} |",
-            f"| drain 10,000 noop jobs (jobs/s) | {q['sqlite']['drain']:,.0f} | {q['postgres']['drain']:,.0f} |",
-            f"| enqueue→start p50 / p99 at 50 jobs/s (ms) | {q['sqlite']['latency_p50_ms']:.2f} / {q['sqlite']['latency_p99_ms']:.2f} | {q['postgres']['latency_p50_ms']:.2f} / {q['postgres']['latency_p99_ms']:.2f} |",
-            "",
-        ]
+        lines += queue_table(q)
 
     if args.only in (None, "sse"):
         print("SSE benchmarks ...", flush=True)
         g = sse.bench_genq(sizes, rounds)
         s = sse.bench_sse_starlette(sizes, rounds)
         results["sse"] = {"genq": g, "sse_starlette": s}
-        lines += [
-            "| SSE, one broadcast to N watchers of one job | genq | sse-starlette floor | genq ÷ floor |",
-            "|---|---|---|---|",
-        ]
-        for n in sizes:
-            for key, label in (("p50_ms", "delivery p50 (ms)"), ("p99_ms", "delivery p99 (ms)"), ("connect_s", "connect all (s)"), ("kb_per_watcher", "memory per watcher (KB)")):
-                ratio = g[n][key] / s[n][key] if s[n][key] else float("nan")
-                lines.append(f"| N={n:,}: {label} | {g[n][key]} | {s[n][key]} | {ratio:.2f} |")
-            lines.append(f"| N={n:,}: received / errors | {g[n]['received']} / {g[n]['errors']} | {s[n]['received']} / {s[n]['errors']} | |")
-        lines.append("")
+        lines += sse_table(g, s)
 
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)

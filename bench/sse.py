@@ -21,9 +21,21 @@ from bench.common import ROOT, free_port, genq, median, process, raise_nofile, r
 
 
 def _load(port: int, stream: str, trigger: str, n: int, pid: int) -> dict[str, Any]:
-    args = [sys.executable, "-m", "bench.sse_load", "127.0.0.1", str(port), stream, trigger, str(n), "event: job_cancelled"]
+    args = [
+        sys.executable,
+        "-m",
+        "bench.sse_load",
+        "127.0.0.1",
+        str(port),
+        stream,
+        trigger,
+        str(n),
+        "event: job_cancelled",
+    ]
     before = rss_kb(pid)
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, cwd=ROOT, preexec_fn=raise_nofile, text=True)
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, cwd=ROOT, preexec_fn=raise_nofile, text=True
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if line.strip() != "OPENED":
@@ -50,7 +62,9 @@ def bench_genq(sizes: list[int], rounds: int) -> dict[int, dict[str, Any]]:
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         db = f"sqlite:///{tmp}/sse.db"
-        with process(genq("serve", "--db", db, "--port", str(port)), log=Path(tmp) / "serve.log") as proc:
+        with process(
+            genq("serve", "--db", db, "--port", str(port)), log=Path(tmp) / "serve.log"
+        ) as proc:
             wait_http(port)
             results = {}
             with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
@@ -58,7 +72,15 @@ def bench_genq(sizes: list[int], rounds: int) -> dict[int, dict[str, Any]]:
                     runs = []
                     for _ in range(rounds):
                         job = client.post("/v1/jobs", json={"type": "noop", "delay_s": 3600}).json()
-                        runs.append(_load(port, f"/v1/jobs/{job['id']}/events", f"/v1/jobs/{job['id']}/cancel", n, proc.pid))
+                        runs.append(
+                            _load(
+                                port,
+                                f"/v1/jobs/{job['id']}/events",
+                                f"/v1/jobs/{job['id']}/cancel",
+                                n,
+                                proc.pid,
+                            )
+                        )
                         time.sleep(1.0)
                     results[n] = _summarise(runs)
             return results

@@ -37,13 +37,30 @@ async def events(request: Request) -> EventSourceResponse:
 
 
 async def publish(request: Request) -> Response:
-    message = {"event": "job_cancelled", "id": "2", "data": '{"type":"job_cancelled","data":{"reason":"bench"}}'}
+    message = {
+        "event": "job_cancelled",
+        "id": "2",
+        "data": '{"type":"job_cancelled","data":{"reason":"bench"}}',
+    }
     for queue in list(subscribers):
         queue.put_nowait(message)
     return Response(status_code=204)
 
 
-app = Starlette(routes=[Route("/events", events), Route("/publish", publish, methods=["POST"]), Route("/healthz", lambda r: Response("ok"))])
+app = Starlette(
+    routes=[
+        Route("/events", events),
+        Route("/publish", publish, methods=["POST"]),
+        Route("/healthz", lambda r: Response("ok")),
+    ]
+)
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", loop="uvloop", http="httptools")
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=int(sys.argv[1]),
+        log_level="warning",
+        loop="uvloop",
+        http="httptools",
+    )

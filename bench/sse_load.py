@@ -16,9 +16,21 @@ import time
 from bench.common import percentile, raise_nofile
 
 
-async def watcher(host: str, port: int, path: str, marker: bytes, opened: asyncio.Event, counter: list[int], n: int, results: list[float], trigger_at: list[float]) -> None:
+async def watcher(
+    host: str,
+    port: int,
+    path: str,
+    marker: bytes,
+    opened: asyncio.Event,
+    counter: list[int],
+    n: int,
+    results: list[float],
+    trigger_at: list[float],
+) -> None:
     reader, writer = await asyncio.open_connection(host, port)
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n".encode())
+    writer.write(
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n".encode()
+    )
     buffer = b""
     while b"\r\n\r\n" not in buffer or b"\n\n" not in buffer.split(b"\r\n\r\n", 1)[1]:
         chunk = await reader.read(65536)
@@ -38,7 +50,14 @@ async def watcher(host: str, port: int, path: str, marker: bytes, opened: asynci
 
 
 async def main() -> None:
-    host, port, path, trigger, n, marker = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6].encode()
+    host, port, path, trigger, n, marker = (
+        sys.argv[1],
+        int(sys.argv[2]),
+        sys.argv[3],
+        sys.argv[4],
+        int(sys.argv[5]),
+        sys.argv[6].encode(),
+    )
     opened = asyncio.Event()
     counter = [0]
     results: list[float] = []
@@ -46,29 +65,37 @@ async def main() -> None:
     t0 = time.perf_counter()
     tasks = []
     for i in range(n):
-        tasks.append(asyncio.create_task(watcher(host, port, path, marker, opened, counter, n, results, trigger_at)))
+        tasks.append(
+            asyncio.create_task(
+                watcher(host, port, path, marker, opened, counter, n, results, trigger_at)
+            )
+        )
         if i % 200 == 199:
             await asyncio.sleep(0.01)  # let the server accept in waves, like real clients
     await asyncio.wait_for(opened.wait(), 120)
     connect_s = time.perf_counter() - t0
     print("OPENED", flush=True)  # the runner reads the server's memory now
     await asyncio.sleep(1.5)
-    reader, writer = await asyncio.open_connection(host, port)
+    _, writer = await asyncio.open_connection(host, port)
     trigger_at[0] = time.perf_counter()
     writer.write(f"POST {trigger} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\n\r\n".encode())
     await writer.drain()
     done, _ = await asyncio.wait(tasks, timeout=60)
     errors = sum(1 for t in done if t.exception() is not None) + (len(tasks) - len(done))
     writer.close()
-    print(json.dumps({
-        "n": n,
-        "connect_s": round(connect_s, 3),
-        "received": len(results),
-        "errors": errors,
-        "p50_ms": round(percentile(results, 50), 2),
-        "p99_ms": round(percentile(results, 99), 2),
-        "max_ms": round(max(results) if results else float("nan"), 2),
-    }))
+    print(
+        json.dumps(
+            {
+                "n": n,
+                "connect_s": round(connect_s, 3),
+                "received": len(results),
+                "errors": errors,
+                "p50_ms": round(percentile(results, 50), 2),
+                "p99_ms": round(percentile(results, 99), 2),
+                "max_ms": round(max(results) if results else float("nan"), 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

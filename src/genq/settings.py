@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     run_workers: bool = Field(True, description="run in-process workers inside genq serve")
     queues: list[str] = Field(default_factory=lambda: ["default"])
     concurrency: int = Field(20, ge=1, le=10_000, description="jobs run at once per worker")
-    claim_batch: int = Field(50, ge=1, le=1000, description="most jobs claimed per query")
+    claim_batch: int = Field(100, ge=1, le=1000, description="most jobs claimed per query")
     lease_s: float = Field(30.0, gt=0, description="lease length; renewed every heartbeat")
     heartbeat_s: float = Field(10.0, gt=0, description="how often leases are renewed")
     poll_s: float = Field(1.0, gt=0, description="safety-net poll when no wake-up arrives")

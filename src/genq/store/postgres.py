@@ -2,14 +2,72 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, any_, func
+from sqlalchemy import ColumnElement, Float, Integer, TextClause, any_, func, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from genq.domain.states import Action, JobStatus, sources, target
+from genq.store.base import AttemptWrite
 from genq.store.schema import jobs
-from genq.store.sql import SqlStore
+from genq.store.sql import JSON_COLUMNS, SqlStore, dumps
+
+
+def _array_type(column: str) -> str:
+    kind = jobs.c[column].type
+    if isinstance(kind, Float):
+        return "float8[]"
+    if isinstance(kind, Integer):
+        return "int4[]"
+    return "text[]"
+
+
+@cache
+def _attempt_update_unnest(action: Action | None, keys: tuple[str, ...]) -> TextClause:
+    """``UPDATE ... FROM unnest(arrays)`` guarded on each row's lease, returning what applied."""
+    if action is not None and sources(action) != {JobStatus.RUNNING}:
+        raise ValueError(f"{action.value} does not end a running attempt")
+    values = [k for k in keys if k != "_expired_before"]
+    columns = ["id", "worker", "attempt", "n"] + [f"v_{k}" for k in values]
+    types = ["text[]", "text[]", "int4[]", "int4[]"] + [_array_type(k) for k in values]
+    if "_expired_before" in keys:
+        columns.append("expired_before")
+        types.append("float8[]")
+    arrays = ", ".join(f"CAST(:{c} AS {t})" for c, t in zip(columns, types, strict=True))
+    sets = ["last_seq = j.last_seq + u.n", "updated_at = :now"]
+    sets += [f"{k} = u.v_{k}" for k in values]
+    if action is not None:
+        sets += [f"status = '{target(action).value}'", "lease_expires_at = NULL"]
+    where = (
+        "j.id = u.id AND j.status = 'running'"
+        " AND j.lease_owner = u.worker AND j.attempts = u.attempt"
+    )
+    if "_expired_before" in keys:
+        where += " AND j.lease_expires_at < u.expired_before"
+    return text(
+        f"UPDATE genq_jobs AS j SET {', '.join(sets)} "
+        f"FROM unnest({arrays}) AS u({', '.join(columns)}) "
+        f"WHERE {where} RETURNING j.id, j.last_seq, j.owner"
+    )
+
+
+def _attempt_arrays(keys: tuple[str, ...], group: list[AttemptWrite], now: float) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "now": now,
+        "id": [w.job_id for w in group],
+        "worker": [w.worker for w in group],
+        "attempt": [w.attempt for w in group],
+        "n": [len(w.events) for w in group],
+    }
+    for k in keys:
+        name = "expired_before" if k == "_expired_before" else f"v_{k}"
+        params[name] = [
+            dumps(w.values[k]) if k in JSON_COLUMNS and w.values[k] is not None else w.values[k]
+            for w in group
+        ]
+    return params
 
 
 class PostgresStore(SqlStore):
@@ -34,6 +92,20 @@ class PostgresStore(SqlStore):
 
     def _insert(self, table: Any) -> Any:
         return pg_insert(table)
+
+    async def _update_attempts(
+        self,
+        conn: AsyncConnection,
+        action: Action | None,
+        keys: tuple[str, ...],
+        group: list[AttemptWrite],
+        now: float,
+    ) -> dict[str, tuple[int, str]]:
+        # One statement for the whole group: the rows come in as arrays, and RETURNING says
+        # which guards held, so no read-back is needed.
+        params = _attempt_arrays(keys, group, now)
+        rows = await conn.execute(_attempt_update_unnest(action, keys), params)
+        return {r[0]: (r[1], r[2]) for r in rows}
 
     def _id_in_locked(self, ids: Any) -> ColumnElement[bool]:
         # `id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)` may be re-run by the planner and

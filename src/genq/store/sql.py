@@ -44,13 +44,16 @@ from genq.store.base import (
 )
 from genq.store.schema import idempotency_keys, job_events, jobs
 
-_JSON_COLUMNS = ("params", "result", "error")
+JSON_COLUMNS = ("params", "result", "error")
 # An event to insert: (job_id, seq, type, data, owner).
 _EventRow = tuple[str, int, str, dict[str, Any], str]
 _MAX_SUBMIT_TRIES = 5
+_INSERT_EVENTS = job_events.insert().returning(
+    job_events.c.id, job_events.c.job_id, job_events.c.seq
+)
 
 
-def _dumps(value: Any) -> str:
+def dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
@@ -109,7 +112,7 @@ def _new_job_row(nj: NewJob) -> dict[str, Any]:
         "type": nj.type,
         "queue": nj.queue,
         "owner": nj.owner,
-        "params": _dumps(nj.params),
+        "params": dumps(nj.params),
         "status": nj.status.value,
         "priority": nj.priority,
         "progress": 0,
@@ -251,14 +254,16 @@ class SqlStore(Store):
         if not items:
             return []
         rows = [
-            {"job_id": j, "seq": s, "type": t, "data": _dumps(d), "created_at": now}
+            {"job_id": j, "seq": s, "type": t, "data": dumps(d), "created_at": now}
             for j, s, t, d, _ in items
         ]
-        stmt = job_events.insert().returning(job_events.c.id, sort_by_parameter_order=True)
-        cursors = (await conn.execute(stmt, rows)).scalars().all()
+        # RETURNING rows come in no promised order (asking for one makes SQLAlchemy insert
+        # row by row), so each cursor is matched back by (job_id, seq), which is unique.
+        returned = await conn.execute(_INSERT_EVENTS, rows)
+        cursors = {(r[1], r[2]): r[0] for r in returned}
         return [
-            Event(job_id=j, seq=s, type=t, data=d, timestamp=now, cursor=c, owner=o)
-            for (j, s, t, d, o), c in zip(items, cursors, strict=True)
+            Event(job_id=j, seq=s, type=t, data=d, timestamp=now, cursor=cursors[(j, s)], owner=o)
+            for j, s, t, d, o in items
         ]
 
     async def read_events(self, job_id: str, after_seq: int, limit: int = 1000) -> list[Event]:
@@ -466,8 +471,10 @@ class SqlStore(Store):
         )
         stmt = (
             update(jobs)
+            # No second status test here: the rows are locked (or the database is, on SQLite)
+            # since the subquery picked them, and PostgreSQL would plan a scan of the ready
+            # index for it instead of primary-key lookups.
             .where(self._id_in_locked(ready))
-            .where(jobs.c.status.in_(_in(sources(Action.CLAIM))))
             .values(
                 status=target(Action.CLAIM).value,
                 attempts=jobs.c.attempts + 1,
@@ -497,41 +504,53 @@ class SqlStore(Store):
             return []
         merged = _merge_writes(writes)
         now = time.time()
-        groups: dict[tuple[Action | None, tuple[str, ...], bool], list[AttemptWrite]] = {}
+        groups: dict[tuple[Action | None, tuple[str, ...]], list[AttemptWrite]] = {}
         for w in merged:
-            key = (w.action, tuple(sorted(w.values)), "_expired_before" in w.values)
-            groups.setdefault(key, []).append(w)
+            groups.setdefault((w.action, tuple(sorted(w.values))), []).append(w)
         async with self._write() as conn:
-            for (action, keys, _), group in groups.items():
-                await conn.execute(
-                    _attempt_update(action, keys), [_attempt_params(w, now) for w in group]
-                )
-            ids = [w.job_id for w in merged]
-            state = {
-                r[0]: r
-                for r in await conn.execute(
-                    select(
-                        jobs.c.id,
-                        jobs.c.last_seq,
-                        jobs.c.status,
-                        jobs.c.lease_owner,
-                        jobs.c.attempts,
-                        jobs.c.owner,
-                    ).where(jobs.c.id.in_(ids))
-                )
-            }
+            applied: dict[str, tuple[int, str]] = {}
+            for (action, keys), group in groups.items():
+                applied.update(await self._update_attempts(conn, action, keys, group, now))
             items: list[_EventRow] = []
             for w in merged:
-                row = state.get(w.job_id)
-                expected = target(w.action) if w.action else JobStatus.RUNNING
-                if row is None or (row[2], row[3], row[4]) != (expected.value, w.worker, w.attempt):
+                if w.job_id not in applied:
                     continue  # the lease was lost: this write did not apply
-                first = row[1] - len(w.events) + 1
+                last_seq, owner = applied[w.job_id]
+                first = last_seq - len(w.events) + 1
                 items.extend(
-                    (w.job_id, first + i, etype, data, row[5])
+                    (w.job_id, first + i, etype, data, owner)
                     for i, (etype, data) in enumerate(w.events)
                 )
             return await self._append_events(conn, items, now)
+
+    async def _update_attempts(
+        self,
+        conn: AsyncConnection,
+        action: Action | None,
+        keys: tuple[str, ...],
+        group: list[AttemptWrite],
+        now: float,
+    ) -> dict[str, tuple[int, str]]:
+        """Apply writes of one shape; return {job id: (last_seq, owner)} of those that applied.
+
+        Portable form: one executemany, then a read of the rows to see which guards held.
+        """
+        await conn.execute(_attempt_update(action, keys), [_attempt_params(w, now) for w in group])
+        expected = (target(action) if action else JobStatus.RUNNING).value
+        wanted = {w.job_id: (w.worker, w.attempt) for w in group}
+        rows = await conn.execute(
+            select(
+                jobs.c.id,
+                jobs.c.last_seq,
+                jobs.c.status,
+                jobs.c.lease_owner,
+                jobs.c.attempts,
+                jobs.c.owner,
+            ).where(jobs.c.id.in_(list(wanted)))
+        )
+        return {
+            r[0]: (r[1], r[5]) for r in rows if r[2] == expected and (r[3], r[4]) == wanted[r[0]]
+        }
 
     async def renew_leases(
         self, worker: str, attempts: dict[str, int], lease_s: float
@@ -677,7 +696,6 @@ class SqlStore(Store):
         stmt = (
             update(jobs)
             .where(self._id_in_locked(due))
-            .where(jobs.c.status.in_(_in(sources(Action.PROMOTE))))
             .values(status=target(Action.PROMOTE).value, updated_at=now)
             .returning(jobs.c.id, jobs.c.queue)
         )
@@ -782,6 +800,6 @@ def _attempt_params(w: AttemptWrite, now: float) -> dict[str, Any]:
     }
     for k, v in w.values.items():
         params[k if k.startswith("_") else f"v_{k}"] = (
-            _dumps(v) if k in _JSON_COLUMNS and v is not None else v
+            dumps(v) if k in JSON_COLUMNS and v is not None else v
         )
     return params

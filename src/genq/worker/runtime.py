@@ -41,7 +41,7 @@ class WorkerConfig:
 
     queues: Sequence[str] = ("default",)
     concurrency: int = 20
-    claim_batch: int = 50
+    claim_batch: int = 100
     lease_s: float = 30.0
     heartbeat_s: float = 10.0
     poll_s: float = 1.0
