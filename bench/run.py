@@ -57,6 +57,7 @@ def queue_table(q: dict[str, dict[str, float]]) -> list[str]:
 
 
 SSE_ROWS = (
+    ("first_ms", "first delivery (ms)"),
     ("p50_ms", "delivery p50 (ms)"),
     ("p99_ms", "delivery p99 (ms)"),
     ("connect_s", "connect all (s)"),

@@ -50,7 +50,7 @@ def _load(port: int, stream: str, trigger: str, n: int, pid: int) -> dict[str, A
 
 
 def _summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    keys = ("connect_s", "p50_ms", "p99_ms", "max_ms", "kb_per_watcher")
+    keys = ("connect_s", "first_ms", "p50_ms", "p99_ms", "max_ms", "kb_per_watcher")
     out = {k: round(median([r[k] for r in runs]), 2) for k in keys}
     out["received"] = min(r["received"] for r in runs)
     out["errors"] = max(r["errors"] for r in runs)

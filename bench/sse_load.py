@@ -16,6 +16,12 @@ import time
 from bench.common import percentile, raise_nofile
 
 
+def _has_opening(buffer: bytes) -> bool:
+    """Headers received and at least one complete frame (LF or CRLF line endings)."""
+    _head, sep, body = buffer.partition(b"\r\n\r\n")
+    return bool(sep) and (b"\n\n" in body or b"\r\n\r\n" in body)
+
+
 async def watcher(
     host: str,
     port: int,
@@ -32,7 +38,7 @@ async def watcher(
         f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n".encode()
     )
     buffer = b""
-    while b"\r\n\r\n" not in buffer or b"\n\n" not in buffer.split(b"\r\n\r\n", 1)[1]:
+    while not _has_opening(buffer):
         chunk = await reader.read(65536)
         if not chunk:
             raise ConnectionError("closed before the opening")
@@ -93,6 +99,7 @@ async def main() -> None:
                 "p50_ms": round(percentile(results, 50), 2),
                 "p99_ms": round(percentile(results, 99), 2),
                 "max_ms": round(max(results) if results else float("nan"), 2),
+                "first_ms": round(min(results) if results else float("nan"), 2),
             }
         )
     )

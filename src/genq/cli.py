@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from typing import Annotated, Any
@@ -47,6 +48,19 @@ def _settings(**overrides: Any) -> Any:
         raise typer.Exit(EXIT_ERROR) from None
 
 
+def _tune_process(settings: Any) -> None:
+    """Process-wide knobs: logging and the garbage collector.
+
+    With thousands of open streams, Python's default young-generation threshold (700) runs
+    collections that walk every connection's objects in the middle of a broadcast; a higher
+    threshold collects the same garbage in fewer, cheaper passes (docs/benchmarks.md).
+    """
+    _logging(settings.log_level)
+    if settings.gc_gen0_threshold:
+        _, gen1, gen2 = gc.get_threshold()
+        gc.set_threshold(settings.gc_gen0_threshold, gen1, gen2)
+
+
 def _logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -77,7 +91,7 @@ def serve(
         run_workers=False if no_workers else None,
         queues=queue or None,
     )
-    _logging(settings.log_level)
+    _tune_process(settings)
     fastapi_app = create_app(settings)
     config = uvicorn.Config(
         fastapi_app,
@@ -116,7 +130,7 @@ def worker(
     from genq.pipelines import default_registry
 
     settings = _settings(db_url=db, queues=queue or None, concurrency=concurrency)
-    _logging(settings.log_level)
+    _tune_process(settings)
 
     async def run() -> None:
         node = Node(settings, default_registry(), workers=True, serve_events=False)

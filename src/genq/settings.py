@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, ge=1024, description="largest accepted request body")
     max_batch: int = Field(1000, ge=1, le=10_000, description="most jobs in one batch submit")
     log_level: str = "info"
+    gc_gen0_threshold: int = Field(
+        50_000,
+        ge=0,
+        description="Python's young-generation GC threshold for server and worker processes "
+        "(0 keeps Python's default of 700)",
+    )
 
     @field_validator("db_url")
     @classmethod

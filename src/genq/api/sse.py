@@ -62,6 +62,7 @@ class EventStream(Response):
         try:
             await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
             await send({"type": "http.response.body", "body": self.opening, "more_body": True})
+            tail = b""
             while not self.done:
                 seq, data, end = await watcher.next()
                 if seq == -2:
@@ -75,10 +76,14 @@ class EventStream(Response):
                         self.last = seq
                     elif seq <= self.last:
                         continue  # already sent in the replay
-                await send({"type": "http.response.body", "body": data, "more_body": True})
                 if end:
+                    tail = data
                     break
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+                await send({"type": "http.response.body", "body": data, "more_body": True})
+            await send({"type": "http.response.body", "body": tail, "more_body": False})
+            # A broadcast wakes every watcher in one loop turn: let them all write before any
+            # of them spends time closing its stream.
+            await asyncio.sleep(0)
         except OSError:
             pass  # the client went away mid-write
         finally:

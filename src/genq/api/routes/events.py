@@ -48,7 +48,7 @@ async def job_events(
 ) -> EventStream:
     """A comment, a ``snapshot`` of the job, the events after Last-Event-ID, then live ones;
     ends after the terminal event."""
-    await genq.jobs.get(job_id, caller.scope)
+    # Register before reading, so that nothing published after the read is missed.
     watcher = genq.hub.watch_job(job_id)
     try:
         job = await genq.jobs.get(job_id, caller.scope)
