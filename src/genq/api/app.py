@@ -54,6 +54,8 @@ def create_app(
     errors.install(app)
     for module in (jobs, events, queues, health):
         app.include_router(module.router)
+    # Long-lived streams skip FastAPI's per-request machinery (see routes/events.py).
+    app.router.routes[:0] = events.raw_routes
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HttpMetrics, metrics=metrics)
     return app
