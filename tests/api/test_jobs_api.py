@@ -267,6 +267,14 @@ BAD_INPUTS = [
     pytest.param("GET", f"/v1/jobs/{uuid7()}/events", {}, 404, "JOB_NOT_FOUND", id="watch-unknown"),
     pytest.param(
         "GET",
+        f"/v1/jobs/{uuid7()}/events?after=x",
+        {},
+        400,
+        "INVALID_REQUEST",
+        id="watch-bad-after",
+    ),
+    pytest.param(
+        "GET",
         "/v1/jobs",
         {"params": {"status": "sleeping"}},
         400,

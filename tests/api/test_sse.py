@@ -85,6 +85,17 @@ async def test_reconnect_with_last_event_id_replays_missed_events_exactly_once(
     assert [seq for seq, _ in got] == list(range(1, len(got) + 1))
 
 
+async def test_after_query_parameter_resumes_like_last_event_id(
+    start_server: ServerFactory,
+) -> None:
+    server = await start_server()
+    async with server.client() as c:
+        job = (await c.post("/v1/jobs", json=STEPS)).json()
+        everything = job_events(await collect(c, f"/v1/jobs/{job['id']}/events"))
+        tail = job_events(await collect(c, f"/v1/jobs/{job['id']}/events?after=3"))
+    assert tail == everything[3:]
+
+
 async def test_a_finished_job_replays_and_closes(start_server: ServerFactory) -> None:
     server = await start_server()
     async with server.client() as c:
