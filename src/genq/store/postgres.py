@@ -5,23 +5,42 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Integer, TextClause, any_, func, text
+from sqlalchemy import ColumnElement, Float, Integer, Table, TextClause, any_, func, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from genq.domain.states import Action, JobStatus, sources, target
 from genq.store.base import AttemptWrite
-from genq.store.schema import jobs
+from genq.store.schema import DEDUPE_PREDICATE, job_events, jobs
 from genq.store.sql import JSON_COLUMNS, SqlStore, dumps
 
 
-def _array_type(column: str) -> str:
-    kind = jobs.c[column].type
+def _array_type(column: str, table: Table = jobs) -> str:
+    kind = table.c[column].type
     if isinstance(kind, Float):
         return "float8[]"
     if isinstance(kind, Integer):
         return "int4[]"
     return "text[]"
+
+
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Rows (dicts with the same keys) as one list per column."""
+    return {key: [row[key] for row in rows] for key in rows[0]}
+
+
+@cache
+def _unnest_insert(
+    table: Table, columns: tuple[str, ...], dedupe: bool, returning: tuple[str, ...]
+) -> TextClause:
+    """``INSERT ... SELECT * FROM unnest(arrays)``: a whole batch in one statement."""
+    arrays = ", ".join(f"CAST(:{c} AS {_array_type(c, table)})" for c in columns)
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+    if dedupe:
+        sql += f" ON CONFLICT (owner, dedupe_key) WHERE {DEDUPE_PREDICATE} DO NOTHING"
+    if returning:
+        sql += f" RETURNING {', '.join(returning)}"
+    return text(sql)
 
 
 @cache
@@ -92,6 +111,18 @@ class PostgresStore(SqlStore):
 
     def _insert(self, table: Any) -> Any:
         return pg_insert(table)
+
+    async def _insert_jobs(
+        self, conn: AsyncConnection, rows: list[dict[str, Any]], dedupe: bool
+    ) -> None:
+        # One statement whatever the batch size: each column travels as one array.
+        await conn.execute(_unnest_insert(jobs, tuple(rows[0]), dedupe, ()), _columns(rows))
+
+    async def _insert_events(
+        self, conn: AsyncConnection, rows: list[dict[str, Any]]
+    ) -> dict[tuple[str, int], int]:
+        stmt = _unnest_insert(job_events, tuple(rows[0]), False, ("id", "job_id", "seq"))
+        return {(r[1], r[2]): r[0] for r in await conn.execute(stmt, _columns(rows))}
 
     async def _update_attempts(
         self,

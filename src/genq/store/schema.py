@@ -23,6 +23,8 @@ from sqlalchemy import (
 metadata = MetaData()
 
 ACTIVE_SQL = "status IN ('queued', 'delayed', 'running')"
+# The rows the one-active-job-per-dedupe-key index covers.
+DEDUPE_PREDICATE = f"dedupe_key IS NOT NULL AND {ACTIVE_SQL}"
 
 jobs = Table(
     "genq_jobs",
@@ -68,12 +70,29 @@ jobs = Table(
         "owner",
         "dedupe_key",
         unique=True,
-        sqlite_where=text(f"dedupe_key IS NOT NULL AND {ACTIVE_SQL}"),
-        postgresql_where=text(f"dedupe_key IS NOT NULL AND {ACTIVE_SQL}"),
+        sqlite_where=text(DEDUPE_PREDICATE),
+        postgresql_where=text(DEDUPE_PREDICATE),
     ),
-    Index("genq_jobs_status_run_at", "status", "run_at"),
-    Index("genq_jobs_lease", "status", "lease_expires_at"),
-    Index("genq_jobs_finished", "finished_at"),
+    # Each of these serves one state only, so it indexes only rows in that state: a job
+    # is in at most one of them, which keeps inserts and state changes cheap.
+    Index(
+        "genq_jobs_due",
+        "run_at",
+        sqlite_where=text("status = 'delayed'"),
+        postgresql_where=text("status = 'delayed'"),
+    ),
+    Index(
+        "genq_jobs_lease",
+        "lease_expires_at",
+        sqlite_where=text("status = 'running'"),
+        postgresql_where=text("status = 'running'"),
+    ),
+    Index(
+        "genq_jobs_finished",
+        "finished_at",
+        sqlite_where=text("finished_at IS NOT NULL"),
+        postgresql_where=text("finished_at IS NOT NULL"),
+    ),
     Index("genq_jobs_owner", "owner", "id"),
 )
 

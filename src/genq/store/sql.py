@@ -13,7 +13,17 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Row, bindparam, delete, func, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    bindparam,
+    delete,
+    func,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -42,7 +52,7 @@ from genq.store.base import (
     StoredResponse,
     Submitted,
 )
-from genq.store.schema import idempotency_keys, job_events, jobs
+from genq.store.schema import DEDUPE_PREDICATE, idempotency_keys, job_events, jobs
 
 JSON_COLUMNS = ("params", "result", "error")
 # An event to insert: (job_id, seq, type, data, owner).
@@ -144,8 +154,17 @@ def _new_job_record(nj: NewJob) -> Job:
     )
 
 
-def _in(statuses: frozenset[JobStatus] | Sequence[JobStatus]) -> list[str]:
-    return sorted(s.value for s in statuses)
+def _status_is(statuses: frozenset[JobStatus] | Sequence[JobStatus]) -> ColumnElement[bool]:
+    """``status IN (...)`` with the states written as literals.
+
+    SQLite uses a partial index (``WHERE status = 'queued'``) only when the query names the
+    same constant; a bound parameter would make every claim scan and sort the whole table.
+    The values are genq's own state names, never client input.
+    """
+    values = sorted(JobStatus(s).value for s in statuses)
+    if len(values) == 1:
+        return jobs.c.status == literal_column(f"'{values[0]}'")
+    return jobs.c.status.in_([literal_column(f"'{v}'") for v in values])
 
 
 class _RollbackWith(Exception):
@@ -175,6 +194,27 @@ class SqlStore(Store):
     @abstractmethod
     def _insert(self, table: Any) -> Any:
         """This dialect's ``insert`` (with ``on_conflict_do_nothing``)."""
+
+    async def _insert_jobs(
+        self, conn: AsyncConnection, rows: list[dict[str, Any]], dedupe: bool
+    ) -> None:
+        """Insert job rows; with ``dedupe``, skip those whose dedupe key has an active job."""
+        if not dedupe:
+            await conn.execute(jobs.insert(), rows)
+            return
+        stmt = self._insert(jobs).on_conflict_do_nothing(
+            index_elements=["owner", "dedupe_key"], index_where=text(DEDUPE_PREDICATE)
+        )
+        await conn.execute(stmt, rows)
+
+    async def _insert_events(
+        self, conn: AsyncConnection, rows: list[dict[str, Any]]
+    ) -> dict[tuple[str, int], int]:
+        """Insert event rows; return each one's cursor by (job_id, seq)."""
+        # RETURNING rows come in no promised order (asking for one makes SQLAlchemy insert
+        # row by row), so each cursor is matched back by (job_id, seq), which is unique.
+        returned = await conn.execute(_INSERT_EVENTS, rows)
+        return {(r[1], r[2]): r[0] for r in returned}
 
     def _id_in_locked(self, ids: Any) -> ColumnElement[bool]:
         """``jobs.id`` among the ids a locking subquery picks, evaluated once."""
@@ -257,10 +297,7 @@ class SqlStore(Store):
             {"job_id": j, "seq": s, "type": t, "data": dumps(d), "created_at": now}
             for j, s, t, d, _ in items
         ]
-        # RETURNING rows come in no promised order (asking for one makes SQLAlchemy insert
-        # row by row), so each cursor is matched back by (job_id, seq), which is unique.
-        returned = await conn.execute(_INSERT_EVENTS, rows)
-        cursors = {(r[1], r[2]): r[0] for r in returned}
+        cursors = await self._insert_events(conn, rows)
         return [
             Event(job_id=j, seq=s, type=t, data=d, timestamp=now, cursor=cursors[(j, s)], owner=o)
             for j, s, t, d, o in items
@@ -325,20 +362,13 @@ class SqlStore(Store):
                 raise _RollbackWith(stored)
         rows = [_new_job_row(nj) for nj in new_jobs]
         deduping = any(nj.dedupe_key is not None for nj in new_jobs)
+        await self._insert_jobs(conn, rows, deduping)
         if deduping:
-            stmt = self._insert(jobs).on_conflict_do_nothing(
-                index_elements=["owner", "dedupe_key"],
-                index_where=text(
-                    "dedupe_key IS NOT NULL AND status IN ('queued', 'delayed', 'running')"
-                ),
-            )
-            await conn.execute(stmt, rows)
             ids = [nj.id for nj in new_jobs]
             inserted = set(
                 (await conn.execute(select(jobs.c.id).where(jobs.c.id.in_(ids)))).scalars()
             )
         else:
-            await conn.execute(jobs.insert(), rows)
             inserted = {nj.id for nj in new_jobs}
         results: list[Submitted] = []
         created: list[_EventRow] = []
@@ -378,7 +408,7 @@ class SqlStore(Store):
         self, conn: AsyncConnection, owner: str, key: str | None
     ) -> Job | None:
         stmt = select(jobs).where(
-            jobs.c.owner == owner, jobs.c.dedupe_key == key, jobs.c.status.in_(_in(ACTIVE))
+            jobs.c.owner == owner, jobs.c.dedupe_key == key, _status_is(ACTIVE)
         )
         row = (await conn.execute(stmt)).first()
         return None if row is None else row_to_job(row)
@@ -412,7 +442,7 @@ class SqlStore(Store):
         if query.owner is not None:
             conds.append(jobs.c.owner == query.owner)
         if query.status is not None:
-            conds.append(jobs.c.status == query.status.value)
+            conds.append(_status_is([query.status]))
         if query.type is not None:
             conds.append(jobs.c.type == query.type)
         if query.queue is not None:
@@ -440,7 +470,7 @@ class SqlStore(Store):
         ).where(
             jobs.c.finished_at >= since,
             jobs.c.started_at.is_not(None),
-            jobs.c.status.in_(_in(TERMINAL)),
+            _status_is(TERMINAL),
         )
         if owner is not None:
             stmt = stmt.where(jobs.c.owner == owner)
@@ -464,7 +494,7 @@ class SqlStore(Store):
         now = time.time()
         ready = (
             select(jobs.c.id)
-            .where(jobs.c.status.in_(_in(sources(Action.CLAIM))), jobs.c.queue.in_(list(queues)))
+            .where(_status_is(sources(Action.CLAIM)), jobs.c.queue.in_(list(queues)))
             .order_by(jobs.c.priority.desc(), jobs.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -562,7 +592,7 @@ class SqlStore(Store):
             update(jobs)
             .where(
                 jobs.c.id.in_(list(attempts)),
-                jobs.c.status == JobStatus.RUNNING.value,
+                _status_is([JobStatus.RUNNING]),
                 jobs.c.lease_owner == worker,
             )
             .values(lease_expires_at=now + lease_s)
@@ -578,7 +608,7 @@ class SqlStore(Store):
     async def expired_attempts(self, now: float, limit: int) -> list[Job]:
         stmt = (
             select(jobs)
-            .where(jobs.c.status == JobStatus.RUNNING.value, jobs.c.lease_expires_at < now)
+            .where(_status_is([JobStatus.RUNNING]), jobs.c.lease_expires_at < now)
             .order_by(jobs.c.lease_expires_at)
             .limit(limit)
         )
@@ -592,7 +622,7 @@ class SqlStore(Store):
         async with self._write() as conn:
             stmt = (
                 update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.status.in_(_in(sources(Action.CANCEL))))
+                .where(jobs.c.id == job_id, _status_is(sources(Action.CANCEL)))
                 .values(
                     status=target(Action.CANCEL).value,
                     cancelled_at=now,
@@ -616,7 +646,7 @@ class SqlStore(Store):
                 update(jobs)
                 .where(
                     jobs.c.id == job_id,
-                    jobs.c.status == JobStatus.RUNNING.value,
+                    _status_is([JobStatus.RUNNING]),
                     jobs.c.cancel_requested_at.is_(None),
                 )
                 .values(cancel_requested_at=now, cancel_reason=reason, updated_at=now)
@@ -636,7 +666,7 @@ class SqlStore(Store):
         now = time.time()
         stmt = (
             update(jobs)
-            .where(jobs.c.id == job_id, jobs.c.status.in_(_in(sources(Action.RETRY))))
+            .where(jobs.c.id == job_id, _status_is(sources(Action.RETRY)))
             .values(
                 status=target(Action.RETRY).value,
                 max_attempts=jobs.c.attempts + extra_attempts,
@@ -688,7 +718,7 @@ class SqlStore(Store):
     async def promote_due(self, now: float, limit: int) -> list[tuple[str, str]]:
         due = (
             select(jobs.c.id)
-            .where(jobs.c.status.in_(_in(sources(Action.PROMOTE))), jobs.c.run_at <= now)
+            .where(_status_is(sources(Action.PROMOTE)), jobs.c.run_at <= now)
             .order_by(jobs.c.run_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -703,9 +733,7 @@ class SqlStore(Store):
             return [(r[0], r[1]) for r in await conn.execute(stmt)]
 
     async def next_due(self) -> float | None:
-        stmt = select(func.min(jobs.c.run_at)).where(
-            jobs.c.status.in_(_in(sources(Action.PROMOTE)))
-        )
+        stmt = select(func.min(jobs.c.run_at)).where(_status_is(sources(Action.PROMOTE)))
         async with self._read() as conn:
             value = (await conn.execute(stmt)).scalar()
             return None if value is None else float(value)
@@ -717,9 +745,7 @@ class SqlStore(Store):
         if not finished:
             return 0
         pick = (
-            select(jobs.c.id)
-            .where(jobs.c.status.in_(_in(finished)), jobs.c.finished_at < before)
-            .limit(limit)
+            select(jobs.c.id).where(_status_is(finished), jobs.c.finished_at < before).limit(limit)
         )
         async with self._write() as conn:
             ids = list((await conn.execute(pick)).scalars())
@@ -769,7 +795,7 @@ def _attempt_update(action: Action | None, keys: tuple[str, ...]) -> Any:
         raise ValueError(f"{action.value} does not end a running attempt")
     where = [
         jobs.c.id == bindparam("_id"),
-        jobs.c.status == JobStatus.RUNNING.value,
+        _status_is([JobStatus.RUNNING]),
         jobs.c.lease_owner == bindparam("_worker"),
         jobs.c.attempts == bindparam("_attempt"),
     ]

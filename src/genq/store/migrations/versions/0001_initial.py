@@ -65,9 +65,15 @@ def upgrade() -> None:
         sqlite_where=dedupe,
         postgresql_where=dedupe,
     )
-    op.create_index("genq_jobs_status_run_at", "genq_jobs", ["status", "run_at"])
-    op.create_index("genq_jobs_lease", "genq_jobs", ["status", "lease_expires_at"])
-    op.create_index("genq_jobs_finished", "genq_jobs", ["finished_at"])
+    for name, column, where in (
+        ("genq_jobs_due", "run_at", "status = 'delayed'"),
+        ("genq_jobs_lease", "lease_expires_at", "status = 'running'"),
+        ("genq_jobs_finished", "finished_at", "finished_at IS NOT NULL"),
+    ):
+        predicate = sa.text(where)
+        op.create_index(
+            name, "genq_jobs", [column], sqlite_where=predicate, postgresql_where=predicate
+        )
     op.create_index("genq_jobs_owner", "genq_jobs", ["owner", "id"])
 
     op.create_table(
