@@ -41,5 +41,5 @@ async def upgrade(store: SqlStore) -> None:
         cfg.attributes["connection"] = sync_conn
         command.upgrade(cfg, "head")
 
-    async with store._write() as conn:
+    async with store.migration_connection() as conn:
         await conn.run_sync(run)

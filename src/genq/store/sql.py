@@ -184,12 +184,17 @@ class SqlStore(Store):
     def __init__(self, url: str) -> None:
         self.url = url
         self._engine: AsyncEngine | None = None
+        self._reader: AsyncEngine | None = None
 
     # --- set-up and seams for subclasses ---------------------------------------------------
 
     @abstractmethod
     def _create_engine(self) -> AsyncEngine:
-        """The async engine for this database."""
+        """The async engine for this database (the one writes use)."""
+
+    def _create_read_engine(self) -> AsyncEngine | None:
+        """A separate engine for reads, where the database gains from one (SQLite)."""
+        return None
 
     @abstractmethod
     def _insert(self, table: Any) -> Any:
@@ -235,11 +240,14 @@ class SqlStore(Store):
     async def open(self) -> None:
         if self._engine is None:
             self._engine = self._create_engine()
+            self._reader = self._create_read_engine() or self._engine
 
     async def close(self) -> None:
+        if self._reader is not None and self._reader is not self._engine:
+            await self._reader.dispose()
         if self._engine is not None:
             await self._engine.dispose()
-            self._engine = None
+        self._engine = self._reader = None
 
     @asynccontextmanager
     async def _translate_errors(self) -> AsyncIterator[None]:
@@ -252,25 +260,22 @@ class SqlStore(Store):
                 raise StoreUnavailable("the database is unavailable; try again shortly") from exc
             raise
 
-    # Execution options for write transactions (SQLite uses one to begin IMMEDIATE).
-    _write_options: dict[str, Any] = {}
-
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
         """A write transaction: committed on success, rolled back on any exception."""
-        async with (
-            self._translate_errors(),
-            self._write_lock(),
-            self.engine.connect() as conn,
-        ):
-            if self._write_options:
-                conn = await conn.execution_options(**self._write_options)
-            async with conn.begin():
-                yield conn
+        async with self._translate_errors(), self._write_lock(), self.engine.begin() as conn:
+            yield conn
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
-        async with self._translate_errors(), self.engine.connect() as conn:
+        assert self._reader is not None, "store is not open"
+        async with self._translate_errors(), self._reader.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def migration_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction for Alembic, committed when the block ends."""
+        async with self._write() as conn:
             yield conn
 
     async def ping(self) -> None:
@@ -751,9 +756,15 @@ class SqlStore(Store):
             ids = list((await conn.execute(pick)).scalars())
             if not ids:
                 return 0
-            await conn.execute(delete(job_events).where(job_events.c.job_id.in_(ids)))
-            await conn.execute(delete(jobs).where(jobs.c.id.in_(ids)))
-            return len(ids)
+            # The guards are repeated: on SQLite the pick may run before the write lock is
+            # taken, and a job could have been retried since.
+            gone = delete(jobs).where(
+                jobs.c.id.in_(ids), _status_is(finished), jobs.c.finished_at < before
+            )
+            deleted = list((await conn.execute(gone.returning(jobs.c.id))).scalars())
+            if deleted:
+                await conn.execute(delete(job_events).where(job_events.c.job_id.in_(deleted)))
+            return len(deleted)
 
 
 def _started_data(job: Job, worker: str) -> dict[str, Any]:

@@ -9,17 +9,24 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from genq.store.sql import SqlStore
 
 
 class SqliteStore(SqlStore):
-    """Store on a SQLite file (or ``:memory:`` for throwaway use)."""
+    """Store on a SQLite file (or ``:memory:`` for throwaway use).
+
+    Every driver call is a hand-off to aiosqlite's thread, so the engines are set up to
+    make few of them: writes go through one connection on which the driver itself begins
+    ``BEGIN IMMEDIATE`` with the first write statement (so the write lock is taken at the
+    start, and two processes never deadlock upgrading read locks), and reads through
+    autocommit connections (in WAL mode each SELECT sees one consistent snapshot).
+    In-process writers queue on an asyncio lock instead of busy-waiting in SQLite.
+    """
 
     dialect = "sqlite"
-    _write_options = {"genq_write": True}
 
     def __init__(self, url: str, busy_timeout_ms: int = 10_000) -> None:
         super().__init__(url)
@@ -27,27 +34,32 @@ class SqliteStore(SqlStore):
         self._lock = asyncio.Lock()
 
     def _create_engine(self) -> AsyncEngine:
+        return self._engine_with(isolation="IMMEDIATE", pool_size=1)
+
+    def _create_read_engine(self) -> AsyncEngine:
+        return self._engine_with(isolation=None, pool_size=4)
+
+    def _engine_with(self, isolation: str | None, pool_size: int) -> AsyncEngine:
         engine = create_async_engine(
-            self.url, poolclass=AsyncAdaptedQueuePool, pool_size=4, max_overflow=4
+            self.url,
+            poolclass=AsyncAdaptedQueuePool,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            # Transactions always end in COMMIT or ROLLBACK here; a reset would be one more
+            # round trip to the driver's thread for nothing.
+            pool_reset_on_return=None,
         )
         timeout = self.busy_timeout_ms
 
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-            # Take transaction control from the driver so that BEGIN IMMEDIATE below is ours.
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute(f"PRAGMA busy_timeout={int(timeout)}")
             cur.close()
-
-        @event.listens_for(engine.sync_engine, "begin")
-        def _on_begin(conn: Any) -> None:
-            # Writers take the lock at BEGIN, not at their first write, so two processes never
-            # deadlock upgrading read locks; readers use plain deferred transactions.
-            mode = "IMMEDIATE" if conn.get_execution_options().get("genq_write") else "DEFERRED"
-            conn.exec_driver_sql(f"BEGIN {mode}")
+            dbapi_conn.isolation_level = isolation
 
         return engine
 
@@ -58,3 +70,18 @@ class SqliteStore(SqlStore):
     async def _write_lock(self) -> AsyncIterator[None]:
         async with self._lock:
             yield
+
+    @asynccontextmanager
+    async def migration_connection(self) -> AsyncIterator[AsyncConnection]:
+        # DDL does not begin the driver's implicit transaction: begin one explicitly, on an
+        # autocommit connection, so that a migration applies whole or not at all.
+        async with self._translate_errors(), self._write_lock():
+            assert self._reader is not None, "store is not open"
+            async with self._reader.connect() as conn:
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    await conn.exec_driver_sql("ROLLBACK")
+                    raise
+                await conn.exec_driver_sql("COMMIT")
