@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from genq.bus.base import Bus
+from genq.bus.base import SCHEDULE, Bus
 from genq.bus.memory import MemoryBus
 from genq.service.events import EventHub
 from genq.service.jobs import JobService
@@ -95,8 +95,8 @@ class Node:
             self.hub.start()
         scheduler = next((d for d in self.duties if isinstance(d, Scheduler)), None)
         if scheduler is not None:
-            # New or backed-off delayed jobs change when the next one is due.
-            self.bus.subscribe("jobs", lambda _queues: scheduler.poke())
+            # A newly delayed job may be due before the scheduler planned to wake.
+            self.bus.subscribe(SCHEDULE, lambda _run_at: scheduler.poke())
         for duty in self.duties:
             duty.start()
         if self.worker is not None:

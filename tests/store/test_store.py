@@ -245,15 +245,13 @@ async def test_expired_leases_are_found_and_renewal_reports_lost_ones(store: Sql
 
 
 async def test_promote_due_moves_delayed_jobs_to_queued(store: SqlStore) -> None:
-    await store.submit_jobs([new_job(delay=0.05), new_job(delay=3600)])
-    assert await store.promote_due(time.time(), 10) == []
-    due = await store.next_due()
-    assert due is not None
-    assert due <= time.time() + 1
-    await asyncio.sleep(0.1)
-    promoted = await store.promote_due(time.time(), 10)
+    soon, later = new_job(delay=5), new_job(delay=3600)
+    await store.submit_jobs([soon, later])
+    assert await store.promote_due(soon.run_at - 1, 10) == []
+    assert await store.next_due() == pytest.approx(soon.run_at)
+    promoted = await store.promote_due(soon.run_at + 1, 10)
     assert len(promoted) == 1
-    assert promoted[0][1] == "default"
+    assert promoted[0] == (soon.id, "default")
 
 
 async def test_delete_finished_removes_old_jobs_with_their_events(store: SqlStore) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from genq.bus.base import CONTROL, EVENTS, JOBS, Bus, EventRef
+from genq.bus.base import CONTROL, EVENTS, JOBS, SCHEDULE, Bus, EventRef
 from genq.bus.memory import MemoryBus
 
-__all__ = ["CONTROL", "EVENTS", "JOBS", "Bus", "EventRef", "MemoryBus"]
+__all__ = ["CONTROL", "EVENTS", "JOBS", "SCHEDULE", "Bus", "EventRef", "MemoryBus"]

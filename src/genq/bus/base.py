@@ -5,7 +5,9 @@ Three channels carry typed messages:
 - ``events``: a list of :class:`Event` (or :class:`EventRef` when an event was too large to
   travel, for the listener to read from the store), published after their commit;
 - ``jobs``: a list of queue names that have new ready work;
-- ``control``: ``{"cancel": {job id: reason}}``, running jobs asked to stop.
+- ``control``: ``{"cancel": {job id: reason}}``, running jobs asked to stop;
+- ``schedule``: the earliest ``run_at`` (epoch seconds) of jobs that just became delayed,
+  so schedulers can wake sooner than planned.
 
 A message published in a process is delivered to that process's handlers at once and, by
 buses that reach other processes, to theirs.
@@ -24,7 +26,8 @@ log = logging.getLogger("genq.bus")
 EVENTS = "events"
 JOBS = "jobs"
 CONTROL = "control"
-CHANNELS = (EVENTS, JOBS, CONTROL)
+SCHEDULE = "schedule"
+CHANNELS = (EVENTS, JOBS, CONTROL, SCHEDULE)
 
 Handler = Callable[[Any], None]
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from genq.bus.base import CONTROL, EVENTS, JOBS, Bus
+from genq.bus.base import CONTROL, EVENTS, JOBS, SCHEDULE, Bus
 from genq.domain.errors import InvalidRequest, JobNotFound
 from genq.domain.events import Event, iso
 from genq.domain.ids import is_uuid, uuid7
@@ -90,9 +91,16 @@ class JobService:
             )
         results, events, stored = await self.store.submit_jobs(new_jobs, idempotency, render)
         await self._publish(events)
-        queues = sorted({s.job.queue for s in results if s.created})
-        if queues:
-            await self.bus.publish(JOBS, queues)
+        created = [s.job for s in results if s.created]
+        ready = sorted({j.queue for j in created if j.status == JobStatus.QUEUED})
+        if ready:
+            await self.bus.publish(JOBS, ready)
+            # Let a worker in this process start its claim before the caller goes on to
+            # render its response: the job starts sooner, the response is no later.
+            await asyncio.sleep(0)
+        delayed = [j.run_at for j in created if j.status == JobStatus.DELAYED]
+        if delayed:
+            await self.bus.publish(SCHEDULE, min(delayed))
         return results, stored
 
     async def get(self, job_id: str, owner: str | None = None) -> Job:

@@ -58,6 +58,7 @@ JSON_COLUMNS = ("params", "result", "error")
 # An event to insert: (job_id, seq, type, data, owner).
 _EventRow = tuple[str, int, str, dict[str, Any], str]
 _MAX_SUBMIT_TRIES = 5
+_INSERT_EVENT = job_events.insert()
 _INSERT_EVENTS = job_events.insert().returning(
     job_events.c.id, job_events.c.job_id, job_events.c.seq
 )
@@ -216,6 +217,11 @@ class SqlStore(Store):
         self, conn: AsyncConnection, rows: list[dict[str, Any]]
     ) -> dict[tuple[str, int], int]:
         """Insert event rows; return each one's cursor by (job_id, seq)."""
+        if len(rows) == 1:
+            # One row (a submission, a cancel): its id comes with the INSERT itself.
+            key = (await conn.execute(_INSERT_EVENT, rows[0])).inserted_primary_key
+            assert key is not None
+            return {(rows[0]["job_id"], rows[0]["seq"]): int(key[0])}
         # RETURNING rows come in no promised order (asking for one makes SQLAlchemy insert
         # row by row), so each cursor is matched back by (job_id, seq), which is unique.
         returned = await conn.execute(_INSERT_EVENTS, rows)

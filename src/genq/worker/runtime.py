@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from genq.bus.base import CONTROL, EVENTS, JOBS, Bus
+from genq.bus.base import CONTROL, EVENTS, JOBS, SCHEDULE, Bus
 from genq.domain import outcomes
 from genq.domain.errors import GenqError, JobError, StoreUnavailable
 from genq.domain.events import Event
@@ -57,6 +57,11 @@ class _Running:
     stop_reason: str | None = None  # "cancel", "shutdown" or "lost" once the task is cancelled
 
 
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 def worker_name() -> str:
     """A name unique to this worker instance: host, pid and a random suffix."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -86,6 +91,7 @@ class Worker:
         )
         self._running: dict[str, _Running] = {}
         self._wake = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
         self._slot_free = asyncio.Event()
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -103,7 +109,7 @@ class Worker:
 
         def on_jobs(message: Any) -> None:
             if queues.intersection(message):
-                self._wake.set()
+                self._wake_up()
 
         def on_control(message: Any) -> None:
             for job_id, reason in message.get("cancel", {}).items():
@@ -122,7 +128,7 @@ class Worker:
     async def stop(self, grace_s: float | None = None) -> None:
         """Stop claiming; let running jobs finish within the grace, then return the rest."""
         self._stopping = True
-        self._wake.set()
+        self._wake_up()
         self._slot_free.set()
         grace = self.config.shutdown_grace_s if grace_s is None else grace_s
         claim = self._tasks[0] if self._tasks else None
@@ -183,8 +189,23 @@ class Worker:
                 await self._sleep_or_wake(self.config.poll_s)
 
     async def _sleep_or_wake(self, timeout: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout)
+        # A bare future and a timer: woken in one loop turn (wait_for would add a task).
+        if self._wake.is_set():
+            return
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiter = waiter
+        timer = loop.call_later(timeout, _resolve, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+    def _wake_up(self) -> None:
+        self._wake.set()
+        if self._waiter is not None:
+            _resolve(self._waiter)
 
     def _spawn(self, job: Job) -> None:
         ctx = JobContext(job, self.writer, self.name)
@@ -211,8 +232,9 @@ class Worker:
                 action, values, events = outcome
                 written = await self.writer.finish(ctx, action, values, events)
                 self.completed += 1
-                if written and action in (Action.BACKOFF, Action.REQUEUE):
-                    # Wake the scheduler (backoff) or the workers (requeue) of its queue.
+                if written and action == Action.BACKOFF:
+                    await self.bus.publish(SCHEDULE, values["run_at"])
+                elif written and action == Action.REQUEUE:
                     await self.bus.publish(JOBS, [job.queue])
         except Exception:
             log.exception("job %s: recording its outcome failed", job.id)
