@@ -42,22 +42,36 @@ def _pg_reachable() -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """A PostgreSQL database for this test session, migrated; dropped at the end."""
+def _require_pg() -> None:
     if not _pg_reachable():
         if IN_CI:
             pytest.fail("PostgreSQL is required in CI but 127.0.0.1:5432 does not answer")
         pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
-    name = f"genq_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
 
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN_URL)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
+
+async def _pg_admin(sql: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@contextlib.contextmanager
+def _pg_scratch_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped when the block ends."""
+    name = f"genq_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A PostgreSQL database for this test session, migrated; dropped at the end."""
+    _require_pg()
 
     async def migrate(url: str) -> None:
         store = make_store(url)
@@ -68,11 +82,9 @@ def pg_database() -> Iterator[str]:
         finally:
             await store.close()
 
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    url = f"{base}/{name}"
-    asyncio.run(migrate(url))
-    yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with _pg_scratch_database() as url:
+        asyncio.run(migrate(url))
+        yield url
 
 
 async def _truncate(url: str) -> None:
@@ -104,6 +116,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
         url = request.getfixturevalue("pg_database")
         asyncio.run(_truncate(url))
         yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_databases(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[tuple[str, str]]:
+    """Two new, empty databases of each kind, dropped after the test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/a.db", f"sqlite:///{tmp_path}/b.db"
+        return
+    _require_pg()
+    with _pg_scratch_database() as a, _pg_scratch_database() as b:
+        yield a, b
 
 
 @pytest.fixture

@@ -285,6 +285,6 @@ async def test_list_jobs_pages_newest_first(store: SqlStore) -> None:
 
 
 async def test_schema_is_at_the_head_revision(store: SqlStore) -> None:
-    from genq.store.migrate import head_revision
+    from genq.store.migrate import HEAD_REVISION
 
-    assert await store.schema_revision() == head_revision()
+    assert await store.schema_revision() == HEAD_REVISION

@@ -12,7 +12,7 @@ from genq.api.deps import node
 from genq.api.routes.jobs import json_response
 from genq.domain.errors import StoreUnavailable
 from genq.node import Node
-from genq.store.migrate import head_revision
+from genq.store.migrate import HEAD_REVISION
 
 router = APIRouter(tags=["health"])
 
@@ -30,10 +30,10 @@ async def readyz(genq: NodeDep) -> Response:
     """The store answers and its schema is the one this genq expects."""
     await genq.store.ping()
     revision = await genq.store.schema_revision()
-    if revision != head_revision():
+    if revision != HEAD_REVISION:
         raise StoreUnavailable(
             "the database schema is not current; run genq migrate",
-            {"schema": revision, "expected": head_revision()},
+            {"schema": revision, "expected": HEAD_REVISION},
         )
     return json_response({"status": "ready", "schema": revision, "database": genq.store.dialect})
 
