@@ -57,14 +57,17 @@ class Metrics:
         }
 
         def on_events(items: list[Any]) -> None:
+            seen: dict[str, int] = {}
             for e in items:
                 if not isinstance(e, Event):
                     continue
-                self.events.labels(e.type).inc()
+                seen[e.type] = seen.get(e.type, 0) + 1
                 outcome = outcomes.get(e.type)  # type: ignore[call-overload]
                 duration = e.data.get("duration") if outcome else None
                 if outcome and isinstance(duration, int | float):
                     self.job_duration.labels(outcome).observe(duration / 1000)
+            for type_, n in seen.items():
+                self.events.labels(type_).inc(n)
 
         return bus.subscribe(EVENTS, on_events)
 

@@ -83,6 +83,8 @@ class PostgresBus(Bus):
         self.dsn = dsn
         self.reconnect_s = reconnect_s
         self.origin = uuid.uuid4().hex
+        # Every payload starts with its origin (see encode_payloads).
+        self._echo_prefix = '{"o":' + orjson.dumps(self.origin).decode()
         self._listen: Any = None
         self._send: Any = None
         self._send_lock = asyncio.Lock()
@@ -125,6 +127,8 @@ class PostgresBus(Bus):
             await asyncio.sleep(self.reconnect_s)
 
     def _on_notify(self, _conn: Any, _pid: int, pg_channel: str, payload: str) -> None:
+        if payload.startswith(self._echo_prefix):
+            return  # this process's own message, delivered when it was published
         channel = pg_channel[len(_PREFIX) :]
         try:
             origin, message = decode_payload(channel, payload)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 
@@ -68,6 +69,10 @@ class Event:
 
 def iso(ts: float | None) -> str | None:
     """An epoch time as an ISO 8601 UTC string with milliseconds, or None."""
-    if ts is None:
-        return None
+    return None if ts is None else _iso(ts)
+
+
+@lru_cache(maxsize=4096)
+def _iso(ts: float) -> str:
+    # Memoised: a batch's jobs, and a job's events, share their timestamps.
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

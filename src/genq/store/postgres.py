@@ -5,7 +5,18 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Integer, Table, TextClause, any_, func, text
+import orjson
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Float,
+    Integer,
+    Table,
+    TextClause,
+    any_,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -24,18 +35,32 @@ def _array_type(column: str, table: Table = jobs) -> str:
     return "text[]"
 
 
-def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    """Rows (dicts with the same keys) as one list per column."""
-    return {key: [row[key] for row in rows] for key in rows[0]}
+def _sql_type(column: str, table: Table) -> str:
+    kind = table.c[column].type
+    if isinstance(kind, Float):
+        return "float8"
+    if isinstance(kind, BigInteger):
+        return "int8"
+    if isinstance(kind, Integer):
+        return "int4"
+    return "text"
 
 
 @cache
-def _unnest_insert(
+def _recordset_insert(
     table: Table, columns: tuple[str, ...], dedupe: bool, returning: tuple[str, ...]
 ) -> TextClause:
-    """``INSERT ... SELECT * FROM unnest(arrays)``: a whole batch in one statement."""
-    arrays = ", ".join(f"CAST(:{c} AS {_array_type(c, table)})" for c in columns)
-    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+    """``INSERT ... SELECT FROM json_to_recordset(:rows)``: a whole batch in one statement.
+
+    The rows travel as one JSON text, which PostgreSQL parses faster than asyncpg encodes
+    one array per column (asyncpg type-checks every element of every array).
+    """
+    names = ", ".join(columns)
+    record = ", ".join(f"{c} {_sql_type(c, table)}" for c in columns)
+    sql = (
+        f"INSERT INTO {table.name} ({names}) "
+        f"SELECT {names} FROM json_to_recordset(CAST(:rows AS json)) AS r({record})"
+    )
     if dedupe:
         sql += f" ON CONFLICT (owner, dedupe_key) WHERE {DEDUPE_PREDICATE} DO NOTHING"
     if returning:
@@ -115,14 +140,16 @@ class PostgresStore(SqlStore):
     async def _insert_jobs(
         self, conn: AsyncConnection, rows: list[dict[str, Any]], dedupe: bool
     ) -> None:
-        # One statement whatever the batch size: each column travels as one array.
-        await conn.execute(_unnest_insert(jobs, tuple(rows[0]), dedupe, ()), _columns(rows))
+        # One statement whatever the batch size.
+        stmt = _recordset_insert(jobs, tuple(rows[0]), dedupe, ())
+        await conn.execute(stmt, {"rows": orjson.dumps(rows).decode()})
 
     async def _insert_events(
         self, conn: AsyncConnection, rows: list[dict[str, Any]]
     ) -> dict[tuple[str, int], int]:
-        stmt = _unnest_insert(job_events, tuple(rows[0]), False, ("id", "job_id", "seq"))
-        return {(r[1], r[2]): r[0] for r in await conn.execute(stmt, _columns(rows))}
+        stmt = _recordset_insert(job_events, tuple(rows[0]), False, ("id", "job_id", "seq"))
+        returned = await conn.execute(stmt, {"rows": orjson.dumps(rows).decode()})
+        return {(r[1], r[2]): r[0] for r in returned}
 
     async def _update_attempts(
         self,

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from genq.api.deps import Principal, node, principal
@@ -40,12 +41,13 @@ def json_response(
     )
 
 
-def _idempotency(owner: str, key: str | None, path: str, body: Any) -> Idempotency | None:
+def _idempotency(owner: str, key: str | None, path: str, body: BaseModel) -> Idempotency | None:
     if key is None:
         return None
     if not key.strip():
         raise InvalidRequest("Idempotency-Key must not be blank", {"field": "Idempotency-Key"})
-    digest = hashlib.sha256(orjson.dumps({"path": path, "body": body}, option=orjson.OPT_SORT_KEYS))
+    payload = {"path": path, "body": body.model_dump(mode="json")}
+    digest = hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS))
     return Idempotency(owner, key, digest.hexdigest())
 
 
@@ -82,7 +84,7 @@ async def create_job(
     body: JobCreate, genq: NodeDep, caller: CallerDep, idempotency_key: IdempotencyKey = None
 ) -> Response:
     """Create a job (201); a dedupe-key hit answers 200 with the active job."""
-    idem = _idempotency(caller.user_id, idempotency_key, "/v1/jobs", body.model_dump(mode="json"))
+    idem = _idempotency(caller.user_id, idempotency_key, "/v1/jobs", body)
     results, stored = await genq.jobs.submit(caller.user_id, [body.to_request()], idem, _render_one)
     if stored is not None and idem is not None:
         if not results:
@@ -103,9 +105,7 @@ async def create_jobs(
             f"a batch holds at most {limit} jobs; this one has {len(body.jobs)}",
             {"field": "jobs", "max": limit},
         )
-    idem = _idempotency(
-        caller.user_id, idempotency_key, "/v1/jobs/batch", body.model_dump(mode="json")
-    )
+    idem = _idempotency(caller.user_id, idempotency_key, "/v1/jobs/batch", body)
     requests = [j.to_request() for j in body.jobs]
     results, stored = await genq.jobs.submit(caller.user_id, requests, idem, _render_batch)
     if stored is not None and idem is not None:
