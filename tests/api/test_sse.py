@@ -44,7 +44,11 @@ def job_events(messages: list[SSEMessage]) -> list[tuple[int, str]]:
 
 
 async def stored(server: RunningServer, job_id: str) -> list[tuple[int, str]]:
-    return [(e.seq, e.type) for e in await server.node.store.read_events(job_id, 0)]
+    """Every stored event of the job, page by page."""
+    out: list[tuple[int, str]] = []
+    while page := await server.node.store.read_events(job_id, out[-1][0] if out else 0):
+        out += [(e.seq, e.type) for e in page]
+    return out
 
 
 async def test_stream_opens_with_comment_and_snapshot_then_runs_to_the_terminal_event(

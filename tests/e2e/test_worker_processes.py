@@ -3,93 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from genq.domain.job import Job
 from genq.domain.states import JobStatus
 from genq.node import Node
-from genq.pipelines import default_registry
 from genq.service.jobs import SubmitRequest
-from tests.conftest import make_settings
+from tests.e2e.helpers import assert_well_formed, wait_for
 
 Spawn = Any
-
-
-@pytest.fixture
-def spawn_worker(db_url: str, tmp_path: Path) -> Iterator[Spawn]:
-    """Start ``genq worker`` processes on ``db_url``; every one is killed after the test."""
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def spawn(name: str, **env: Any) -> subprocess.Popen[bytes]:
-        environ = {
-            **os.environ,
-            "GENQ_DB_URL": db_url,
-            "GENQ_AUTO_MIGRATE": "false",
-            "GENQ_LEASE_S": "2",
-            "GENQ_HEARTBEAT_S": "0.4",
-            "GENQ_POLL_S": "0.2",
-            "GENQ_REAPER_INTERVAL_S": "0.3",
-            "GENQ_SHUTDOWN_GRACE_S": "1",
-            "GENQ_LOG_LEVEL": "info",
-            **{f"GENQ_{k.upper()}": str(v) for k, v in env.items()},
-        }
-        log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "genq.cli", "worker"], env=environ, stdout=log, stderr=log
-        )
-        procs.append(proc)
-        deadline = time.monotonic() + 30
-        while b"worker " not in (tmp_path / f"{name}.log").read_bytes():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError((tmp_path / f"{name}.log").read_text())
-            time.sleep(0.05)
-        return proc
-
-    yield spawn
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-        with contextlib.suppress(Exception):
-            proc.wait(10)
-
-
-@pytest.fixture
-async def client_node(db_url: str) -> AsyncIterator[Node]:
-    """A node with no workers: the test's way to submit and inspect jobs."""
-    node = Node(make_settings(db_url), default_registry(), workers=False, serve_events=False)
-    await node.start()
-    yield node
-    await node.stop()
-
-
-async def wait_for(node: Node, job_id: str, check: Any, timeout: float = 40) -> Job:
-    deadline = time.monotonic() + timeout
-    job = None
-    while time.monotonic() < deadline:
-        job = await node.store.get_job(job_id)
-        if job is not None and check(job):
-            return job
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out; job is {job}")
-
-
-async def assert_well_formed(node: Node, job_id: str) -> list[str]:
-    events = await node.store.read_events(job_id, 0)
-    assert [e.seq for e in events] == list(range(1, len(events) + 1))
-    terminal = [e for e in events if e.terminal]
-    assert len(terminal) == 1
-    assert terminal[0] is events[-1]
-    return [e.type for e in events]
 
 
 async def test_a_killed_worker_s_job_is_finished_by_another_worker(

@@ -168,6 +168,22 @@ def _status_is(statuses: frozenset[JobStatus] | Sequence[JobStatus]) -> ColumnEl
     return jobs.c.status.in_([literal_column(f"'{v}'") for v in values])
 
 
+# SQLSTATE classes that mean "the database cannot serve now", not "this request is wrong":
+# connection exception, insufficient resources, operator intervention (e.g. an
+# administrator ended the session, the server is starting or shutting down).
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
+
+
+def is_unavailable(exc: DBAPIError) -> bool:
+    """Whether a driver error means the database is away (503), not a bug (500)."""
+    if exc.connection_invalidated or exc.statement is None:
+        # No statement: it failed while connecting (refused, not accepting connections).
+        return True
+    orig = getattr(exc.orig, "driver_exception", exc.orig)
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
+
+
 class _RollbackWith(Exception):
     """Leaves a write transaction, rolling it back, carrying what to answer instead."""
 
@@ -262,7 +278,7 @@ class SqlStore(Store):
         except (OperationalError, InterfaceError, PoolTimeout, OSError, ConnectionError) as exc:
             raise StoreUnavailable("the database is unavailable; try again shortly") from exc
         except DBAPIError as exc:
-            if exc.connection_invalidated:
+            if is_unavailable(exc):
                 raise StoreUnavailable("the database is unavailable; try again shortly") from exc
             raise
 
