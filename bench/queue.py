@@ -72,7 +72,7 @@ def _drain(url: str, total: int, tmp: Path) -> float:
     return total / (last - first)
 
 
-def _latency(url: str, port: int, count: int, tmp: Path, split: bool) -> tuple[float, float]:
+def _latency(url: str, port: int, count: int, tmp: Path, split: bool) -> dict[str, float]:
     serve = genq(
         "serve",
         "--db",
@@ -86,10 +86,13 @@ def _latency(url: str, port: int, count: int, tmp: Path, split: bool) -> tuple[f
         worker = genq("worker", "--db", url, "--queue", "latency")
         with process(worker, log=tmp / "worker-latency.log") if split else _nothing():
             time.sleep(2.0 if split else 0.5)
+            seen: list[float] = []
             with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:
+                next_at = time.monotonic()
                 for _ in range(count):
-                    c.post("/v1/jobs", json={"type": "noop", "queue": "latency"})
-                    time.sleep(0.02)
+                    seen.append(_submit_and_watch(c))
+                    next_at += 0.02
+                    time.sleep(max(0.0, next_at - time.monotonic()))
             deadline = time.monotonic() + 60
             while _count(url, "latency", "completed") < count and time.monotonic() < deadline:
                 time.sleep(0.1)
@@ -97,7 +100,23 @@ def _latency(url: str, port: int, count: int, tmp: Path, split: bool) -> tuple[f
         _query(url, select(jobs.c.started_at - jobs.c.created_at).where(jobs.c.queue == "latency"))
     )
     waits = [r[0] * 1000 for r in rows]
-    return percentile(waits, 50), percentile(waits, 99)
+    return {
+        "latency_p50_ms": percentile(waits, 50),
+        "latency_p99_ms": percentile(waits, 99),
+        "result_p50_ms": percentile(seen, 50),
+        "result_p99_ms": percentile(seen, 99),
+    }
+
+
+def _submit_and_watch(c: httpx.Client) -> float:
+    """Submit one job and watch its event stream to the terminal event; milliseconds."""
+    t0 = time.perf_counter()
+    job = c.post("/v1/jobs", json={"type": "noop", "queue": "latency"}).json()
+    with c.stream("GET", f"/v1/jobs/{job['id']}/events") as events:
+        for line in events.iter_lines():
+            if line == "event: job_completed":
+                break
+    return (time.perf_counter() - t0) * 1000
 
 
 class _nothing:
@@ -131,14 +150,13 @@ def bench_backend(
                 wait_http(port)
                 single_rate, batch_rate = _enqueue(port, single, total // 1000)
             drain = _drain(url, total, tmp)
-            p50, p99 = _latency(url, free_port(), 150, tmp, split=backend == "postgres")
+            latency = _latency(url, free_port(), 150, tmp, split=backend == "postgres")
             runs.append(
                 {
                     "enqueue_single": single_rate,
                     "enqueue_batch": batch_rate,
                     "drain": drain,
-                    "latency_p50_ms": p50,
-                    "latency_p99_ms": p99,
+                    **latency,
                 }
             )
             print(

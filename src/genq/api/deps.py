@@ -23,12 +23,16 @@ class Principal:
         return None if self.admin else self.user_id
 
 
-def node(request: Request) -> Node:
+# Dependencies are ``async def``: FastAPI runs plain ``def`` ones in a thread pool, a
+# thread hand-off on every request.
+
+
+async def node(request: Request) -> Node:
     """The genq node serving this app."""
     value: Node = request.app.state.node
     return value
 
 
-def principal(request: Request) -> Principal:
+async def principal(request: Request) -> Principal:
     """The caller. A seam for authentication: today, the local admin user."""
     return Principal(LOCAL_OWNER, admin=True)

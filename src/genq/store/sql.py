@@ -59,6 +59,8 @@ JSON_COLUMNS = ("params", "result", "error")
 _EventRow = tuple[str, int, str, dict[str, Any], str]
 _MAX_SUBMIT_TRIES = 5
 _INSERT_EVENT = job_events.insert()
+# Built once: SQLAlchemy then finds its compiled form without re-deriving a cache key.
+_GET_JOB = select(jobs).where(jobs.c.id == bindparam("id"))
 _INSERT_EVENTS = job_events.insert().returning(
     job_events.c.id, job_events.c.job_id, job_events.c.seq
 )
@@ -461,7 +463,7 @@ class SqlStore(Store):
 
     async def get_job(self, job_id: str) -> Job | None:
         async with self._read() as conn:
-            row = (await conn.execute(select(jobs).where(jobs.c.id == job_id))).first()
+            row = (await conn.execute(_GET_JOB, {"id": job_id})).first()
             return None if row is None else row_to_job(row)
 
     async def list_jobs(self, query: JobQuery) -> list[Job]:

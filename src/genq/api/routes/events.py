@@ -143,7 +143,11 @@ class _JobEventsEndpoint:
         request = Request(scope, receive)
         start = parse_last_event_id(request.headers.get("last-event-id")) or _after(scope)
         stream = await open_job_stream(
-            request, node(request), principal(request), scope["path_params"]["job_id"], start
+            request,
+            await node(request),
+            await principal(request),
+            scope["path_params"]["job_id"],
+            start,
         )
         del request
         await stream(scope, receive, send)
@@ -155,7 +159,9 @@ class _AllEventsEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         start = parse_last_event_id(request.headers.get("last-event-id"))
-        stream = await open_all_stream(request, node(request), principal(request), start)
+        stream = await open_all_stream(
+            request, await node(request), await principal(request), start
+        )
         del request
         await stream(scope, receive, send)
 

@@ -1,0 +1,54 @@
+"""What the runner needs from each peer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
+REDIS = "redis://127.0.0.1:6379"
+QUEUE_DB = 13  # the peers' own Redis database (the probe has 14)
+
+
+class Peer:
+    """One job system, driven from the benchmark's process; its worker is a subprocess."""
+
+    name = "?"
+    backend = "?"
+    settings = ""  # how it is configured, for the table
+
+    def reset(self) -> None:
+        """Empty the system's queues and results."""
+        raise NotImplementedError
+
+    def worker_cmd(self) -> list[str]:
+        """The command that runs one worker process."""
+        raise NotImplementedError
+
+    def enqueue_single(self, n: int) -> None:
+        """Enqueue ``n`` noop jobs one call at a time."""
+        raise NotImplementedError
+
+    def enqueue_bulk(self, n: int) -> None:
+        """Enqueue ``n`` noop jobs the fastest way the system offers."""
+        raise NotImplementedError
+
+    def submit_and_wait(self, enqueued_at: float) -> None:
+        """Enqueue one timed job and wait until its result is seen."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        return None
+
+
+class AsyncPeer(Peer):
+    """A peer whose client API is async: one event loop for its whole life."""
+
+    def __init__(self) -> None:
+        self._runner = asyncio.Runner()
+
+    def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        return self._runner.run(coro)
+
+    def close(self) -> None:
+        self._runner.close()
