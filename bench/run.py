@@ -1,7 +1,8 @@
 """Run every benchmark and print the table that goes into docs/benchmarks.md.
 
-python -m bench.run            # full: 3 rounds each, 1,000 and 5,000 SSE watchers
-python -m bench.run --quick    # 1 round, 1,000 watchers
+python -m bench.run                  # full: 3 rounds of everything (make bench)
+python -m bench.run --quick          # 1 round, reduced sizes (make bench-quick)
+python -m bench.run --only peers     # one part: queue, peers, sse or http
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ import json
 import os
 import platform
 import sys
+import time
 from pathlib import Path
 
-from bench import queue, sse
+from bench import http, queue, sse
 from bench.common import ROOT
+from bench.peers.floor import bench_floor
+from bench.peers.run import PEERS, bench_peer
 
 
 def machine() -> str:
@@ -34,26 +38,119 @@ def row(*cells: object) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
-def queue_table(q: dict[str, dict[str, float]]) -> list[str]:
-    """The queue figures as a Markdown table."""
-    lite, pg = q["sqlite"], q["postgres"]
+QUEUE_COLUMNS = (
+    ("enqueue_single", "enqueue one at a time (jobs/s)", ",.0f"),
+    ("enqueue_batch", "enqueue in bulk (jobs/s)", ",.0f"),
+    ("drain", "drain 10,000 (jobs/s)", ",.0f"),
+    ("latency_p50_ms", "enqueue→start p50 (ms)", ".2f"),
+    ("latency_p99_ms", "enqueue→start p99 (ms)", ".2f"),
+    ("result_p50_ms", "enqueue→result seen p50 (ms)", ".2f"),
+    ("result_p99_ms", "enqueue→result seen p99 (ms)", ".2f"),
+)
+# Bigger is better for rates; smaller for latencies. A ratio over 1 is genq ahead.
+_RATES = {"enqueue_single", "enqueue_batch", "drain"}
 
-    def both(key: str, fmt: str) -> tuple[str, str]:
-        return format(lite[key], fmt), format(pg[key], fmt)
 
-    return [
-        row("genq, one worker process", "SQLite", "PostgreSQL"),
-        row("---", "---", "---"),
-        row("enqueue, one request at a time (jobs/s)", *both("enqueue_single", ",.0f")),
-        row("enqueue, batch endpoint (jobs/s)", *both("enqueue_batch", ",.0f")),
-        row("drain 10,000 noop jobs (jobs/s)", *both("drain", ",.0f")),
+def _peer_row(p: dict[str, float]) -> dict[str, float]:
+    """A peer's figures under genq's keys."""
+    return {**p, "latency_p50_ms": p["start_p50_ms"], "latency_p99_ms": p["start_p99_ms"]}
+
+
+def queue_table(
+    q: dict[str, dict[str, float]],
+    peers: list[dict[str, float]],
+    floor: dict[str, float] | None,
+) -> list[str]:
+    """genq and every peer, one row each, then genq's advantage over each peer."""
+    systems = (
+        [
+            ("genq", "SQLite", "HTTP API, worker in the API process", q["sqlite"]),
+            ("genq", "PostgreSQL", "HTTP API, 1 worker process", q["postgres"]),
+        ]
+        if q
+        else []
+    )
+    systems += [(p["name"], p["backend"], p["settings"], _peer_row(p)) for p in peers]
+    lines = [
         row(
-            "enqueue→start p50 / p99 at 50 jobs/s (ms)",
-            f"{lite['latency_p50_ms']:.2f} / {lite['latency_p99_ms']:.2f}",
-            f"{pg['latency_p50_ms']:.2f} / {pg['latency_p99_ms']:.2f}",
+            "queue, one worker process, noop jobs",
+            "store",
+            "set-up",
+            *(c[1] for c in QUEUE_COLUMNS),
         ),
-        "",
+        row(*["---"] * (3 + len(QUEUE_COLUMNS))),
     ]
+    for name, store, setup, figures in systems:
+        cells = (format(figures.get(k, float("nan")), f) for k, _, f in QUEUE_COLUMNS)
+        lines.append(row(name, store, setup, *cells))
+    if floor:
+        lines.append(
+            row(
+                "floor: bare claim loop",
+                "SQLite",
+                "claim + complete, 1 / 100 per statement",
+                "",
+                "",
+                f"{floor['sqlite_1']:,.0f} / {floor['sqlite_100']:,.0f}",
+                "",
+                "",
+                "",
+                "",
+            )
+        )
+        lines.append(
+            row(
+                "floor: bare claim loop",
+                "PostgreSQL",
+                "SKIP LOCKED, 10 connections, 1 / 100",
+                "",
+                "",
+                f"{floor['postgres_1']:,.0f} / {floor['postgres_100']:,.0f}",
+                "",
+                "",
+                "",
+                "",
+            )
+        )
+    lines.append("")
+    if q and peers:
+        lines += [
+            "genq ÷ peer (genq on the peer's kind of store: PostgreSQL for Procrastinate, "
+            "SQLite for the Redis peers; over 1 means genq is ahead, latencies inverted):",
+            "",
+            row("peer", *(c[1] for c in QUEUE_COLUMNS)),
+            row(*["---"] * (1 + len(QUEUE_COLUMNS))),
+        ]
+        for p in peers:
+            mine = q["postgres"] if p["backend"] == "PostgreSQL" else q["sqlite"]
+            theirs = _peer_row(p)
+            cells = []
+            for k, _, _ in QUEUE_COLUMNS:
+                a, b = mine.get(k, float("nan")), theirs.get(k, float("nan"))
+                ratio = a / b if k in _RATES else b / a
+                cells.append(f"{ratio:.2f}")
+            lines.append(row(p["name"], *cells))
+        lines.append("")
+    return lines
+
+
+def http_table(h: dict[str, dict[str, float]]) -> list[str]:
+    """Requests/s and latency under wrk, per store."""
+    lines = [
+        row("HTTP, 32 connections (wrk)", "req/s", "p50 (ms)", "p99 (ms)"),
+        row("---", "---", "---", "---"),
+    ]
+    for backend, f in h.items():
+        for op, label in (("post", "POST /v1/jobs"), ("get", "GET /v1/jobs/{id}")):
+            lines.append(
+                row(
+                    f"{label}, {backend}",
+                    f"{f[op + '_rps']:,.0f}",
+                    f"{f[op + '_p50_ms']:.1f}",
+                    f"{f[op + '_p99_ms']:.1f}",
+                )
+            )
+    return [*lines, ""]
 
 
 SSE_ROWS = (
@@ -61,6 +158,7 @@ SSE_ROWS = (
     ("p50_ms", "delivery p50 (ms)"),
     ("p99_ms", "delivery p99 (ms)"),
     ("connect_s", "connect all (s)"),
+    ("max_ms", "delivery max (ms)"),
     ("kb_per_watcher", "memory per watcher (KB)"),
 )
 
@@ -80,29 +178,64 @@ def sse_table(g: dict[int, dict[str, float]], s: dict[int, dict[str, float]]) ->
     return [*lines, ""]
 
 
+def sustained_table(r: dict[str, dict[str, float]]) -> list[str]:
+    g, f = r["genq"], r["sse_starlette"]
+    ratio = g["events_per_s"] / f["events_per_s"]
+    return [
+        row("SSE: a burst of events to 1,000 watchers", "genq", "sse-starlette", "genq ÷ floor"),
+        row("---", "---", "---", "---"),
+        row("events delivered per second", f"{g['events_per_s']:,.0f}",
+            f"{f['events_per_s']:,.0f}", f"{ratio:.2f}"),
+        row("events per watcher", g["frames"] // 1000, f["frames"] // 1000, ""),
+        "",
+    ]  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", choices=["queue", "sse"], default=None)
+    parser.add_argument("--only", choices=["queue", "peers", "sse", "http"], default=None)
     args = parser.parse_args()
     rounds = 1 if args.quick else 3
-    sizes = [1000] if args.quick else [1000, 5000]
+    sizes = [1000] if args.quick else [1000, 5000, 10000]
     results: dict[str, object] = {"machine": machine(), "rounds": rounds}
     lines = [f"Machine: {results['machine']}. Figures are medians of {rounds} round(s).", ""]
+    started = time.monotonic()
 
+    q: dict[str, dict[str, float]] = {}
+    peer_figures: list[dict[str, float]] = []
+    floor_figures: dict[str, float] | None = None
     if args.only in (None, "queue"):
-        print("queue benchmarks ...", flush=True)
-        q = {b: queue.bench_backend(b, rounds) for b in ("sqlite", "postgres")}
+        print("queue benchmarks: genq ...", flush=True)
+        total, single = (2_000, 500) if args.quick else (10_000, 2_000)
+        q = {b: queue.bench_backend(b, rounds, total, single) for b in ("sqlite", "postgres")}
         results["queue"] = q
-        lines += queue_table(q)
+    if args.only in (None, "peers"):
+        print("queue benchmarks: peers ...", flush=True)
+        peer_figures = [bench_peer(name, rounds, args.quick) for name in PEERS]
+        floor_figures = bench_floor(2_000 if args.quick else 10_000)
+        results["peers"] = peer_figures
+        results["floor"] = floor_figures
+    if q or peer_figures:
+        lines += queue_table(q, peer_figures, floor_figures)
 
     if args.only in (None, "sse"):
         print("SSE benchmarks ...", flush=True)
         g = sse.bench_genq(sizes, rounds)
         s = sse.bench_sse_starlette(sizes, rounds)
-        results["sse"] = {"genq": g, "sse_starlette": s}
+        sustained = sse.bench_sustained(rounds)
+        results["sse"] = {"genq": g, "sse_starlette": s, "sustained": sustained}
         lines += sse_table(g, s)
+        lines += sustained_table(sustained)
 
+    if args.only in (None, "http"):
+        print("HTTP benchmarks ...", flush=True)
+        h = http.bench_http(rounds, 4 if args.quick else 8)
+        if h:
+            results["http"] = h
+            lines += http_table(h)
+
+    lines.append(f"Whole run: {time.monotonic() - started:.0f} s.")
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2, default=str))

@@ -20,7 +20,15 @@ import httpx
 from bench.common import ROOT, free_port, genq, median, process, raise_nofile, rss_kb, wait_http
 
 
-def _load(port: int, stream: str, trigger: str, n: int, pid: int) -> dict[str, Any]:
+def _load(
+    port: int,
+    stream: str,
+    trigger: str,
+    n: int,
+    pid: int,
+    marker: str = "event: job_cancelled",
+    body: str = "",
+) -> dict[str, Any]:
     args = [
         sys.executable,
         "-m",
@@ -30,7 +38,8 @@ def _load(port: int, stream: str, trigger: str, n: int, pid: int) -> dict[str, A
         stream,
         trigger,
         str(n),
-        "event: job_cancelled",
+        marker,
+        *([body] if body else []),
     ]
     before = rss_kb(pid)
     proc = subprocess.Popen(
@@ -50,7 +59,16 @@ def _load(port: int, stream: str, trigger: str, n: int, pid: int) -> dict[str, A
 
 
 def _summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    keys = ("connect_s", "first_ms", "p50_ms", "p99_ms", "max_ms", "kb_per_watcher")
+    keys = (
+        "connect_s",
+        "first_ms",
+        "p50_ms",
+        "p99_ms",
+        "max_ms",
+        "kb_per_watcher",
+        "events_per_s",
+        "frames",
+    )
     out = {k: round(median([r[k] for r in runs]), 2) for k in keys}
     out["received"] = min(r["received"] for r in runs)
     out["errors"] = max(r["errors"] for r in runs)
@@ -81,6 +99,39 @@ def _floor_round(n: int) -> dict[str, Any]:
     with process([sys.executable, "-m", "bench.sse_baseline", str(port)]) as proc:
         wait_http(port)
         return _load(port, "/events", "/publish", n, proc.pid)
+
+
+SUSTAINED_WATCHERS = 1000
+SUSTAINED_STEPS = 40  # demo.steps at full speed: about 5 events per step
+SUSTAINED_EVENTS = 200  # the floor's burst
+
+
+def _genq_sustained_round(n: int) -> dict[str, Any]:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        serve = genq("serve", "--db", f"sqlite:///{tmp}/sse.db", "--port", str(port))
+        with process(serve, log=Path(tmp) / "serve.log") as proc:
+            wait_http(port)
+            body = json.dumps(
+                {"type": "demo.steps", "params": {"steps": SUSTAINED_STEPS, "step_ms": 0}}
+            )
+            return _load(port, "/v1/events", "/v1/jobs", n, proc.pid, "event: job_completed", body)
+
+
+def _floor_sustained_round(n: int) -> dict[str, Any]:
+    port = free_port()
+    with process([sys.executable, "-m", "bench.sse_baseline", str(port)]) as proc:
+        wait_http(port)
+        return _load(port, "/events", f"/publish?n={SUSTAINED_EVENTS}", n, proc.pid)
+
+
+def bench_sustained(rounds: int) -> dict[str, dict[str, Any]]:
+    """Events delivered per second to 1,000 watchers during a burst, genq and the floor."""
+    n = SUSTAINED_WATCHERS
+    return {
+        "genq": _summarise([_genq_sustained_round(n) for _ in range(rounds)]),
+        "sse_starlette": _summarise([_floor_sustained_round(n) for _ in range(rounds)]),
+    }
 
 
 def bench_genq(sizes: list[int], rounds: int) -> dict[int, dict[str, Any]]:

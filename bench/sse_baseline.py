@@ -6,6 +6,7 @@ GET /events streams; POST /publish sends one event to every connected stream.
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 
 import uvicorn
@@ -37,6 +38,12 @@ async def events(request: Request) -> EventSourceResponse:
 
 
 async def publish(request: Request) -> Response:
+    # ?n=M first sends M progress-sized events (the sustained-rate round), then the terminal.
+    for i in range(int(request.query_params.get("n", "0"))):
+        data = json.dumps({"type": "log", "data": {"i": i}})
+        event = {"event": "log", "id": str(i + 3), "data": data}
+        for queue in list(subscribers):
+            queue.put_nowait(event)
     message = {
         "event": "job_cancelled",
         "id": "2",

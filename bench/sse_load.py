@@ -1,9 +1,11 @@
 """SSE load generator (its own process): N watchers, one broadcast, delivery latencies.
 
-Usage: python -m bench.sse_load HOST PORT STREAM_PATH TRIGGER_PATH N MARKER
+Usage: python -m bench.sse_load HOST PORT STREAM_PATH TRIGGER_PATH N MARKER [BODY]
 Opens N connections to STREAM_PATH, waits until every one has its opening, then POSTs
-TRIGGER_PATH and times how long the frame containing MARKER takes to reach each watcher.
-Prints one JSON line: connect_s, latencies_ms (p50, p99, max), received, errors.
+TRIGGER_PATH (with the JSON BODY, if given) and times how long the frame containing MARKER
+takes to reach each watcher, counting the event frames each one received until then.
+Prints one JSON line: connect_s, latencies_ms (p50, p99, max), received, errors, and the
+sustained rate: event frames delivered per second, from the trigger to the last arrival.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ async def watcher(
     n: int,
     results: list[float],
     trigger_at: list[float],
+    frames: list[int],
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     writer.write(
@@ -46,12 +49,16 @@ async def watcher(
     counter[0] += 1
     if counter[0] == n:
         opened.set()
+    seen = 0  # frames of the opening are not part of the broadcast
+    buffer = buffer[-len(marker) :]
     while marker not in buffer:
         chunk = await reader.read(65536)
         if not chunk:
             raise ConnectionError("closed before the broadcast")
-        buffer += chunk
+        seen += chunk.count(b"\nevent: ")
+        buffer = buffer[-len(marker) :] + chunk
     results.append((time.perf_counter() - trigger_at[0]) * 1000)
+    frames.append(seen)
     writer.close()
 
 
@@ -64,6 +71,8 @@ async def main() -> None:
         int(sys.argv[5]),
         sys.argv[6].encode(),
     )
+    body = sys.argv[7].encode() if len(sys.argv) > 7 else b""
+    frames: list[int] = []
     opened = asyncio.Event()
     counter = [0]
     results: list[float] = []
@@ -73,7 +82,7 @@ async def main() -> None:
     for i in range(n):
         tasks.append(
             asyncio.create_task(
-                watcher(host, port, path, marker, opened, counter, n, results, trigger_at)
+                watcher(host, port, path, marker, opened, counter, n, results, trigger_at, frames)
             )
         )
         if i % 200 == 199:
@@ -84,7 +93,11 @@ async def main() -> None:
     await asyncio.sleep(1.5)
     _, writer = await asyncio.open_connection(host, port)
     trigger_at[0] = time.perf_counter()
-    writer.write(f"POST {trigger} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\n\r\n".encode())
+    head = (
+        f"POST {trigger} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    writer.write(head.encode() + body)
     await writer.drain()
     done, _ = await asyncio.wait(tasks, timeout=60)
     errors = sum(1 for t in done if t.exception() is not None) + (len(tasks) - len(done))
@@ -100,6 +113,8 @@ async def main() -> None:
                 "p99_ms": round(percentile(results, 99), 2),
                 "max_ms": round(max(results) if results else float("nan"), 2),
                 "first_ms": round(min(results) if results else float("nan"), 2),
+                "frames": sum(frames),
+                "events_per_s": round(sum(frames) / (max(results) / 1000), 1) if results else 0,
             }
         )
     )
