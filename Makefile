@@ -8,7 +8,7 @@ UV := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck pytest bench bench-quick services clean
+.PHONY: run test lint typecheck pytest bench bench-quick bench-node services clean
 
 run: $(VENV)/.synced
 	$(BIN)/genq serve
@@ -29,11 +29,16 @@ pytest: $(VENV)/.synced services
 services:
 	@bash .ci/services.sh
 
-bench: $(VENV)/.synced services
+bench: $(VENV)/.synced services bench-node
 	$(BIN)/python -m bench.run
 
-bench-quick: $(VENV)/.synced services
+bench-quick: $(VENV)/.synced services bench-node
 	$(BIN)/python -m bench.run --quick
+
+# BullMQ, the one peer that is not Python, from the npm registry (skipped without Node).
+bench-node:
+	@if command -v npm >/dev/null && [ ! -d bench/peers/bullmq/node_modules ]; then \
+		cd bench/peers/bullmq && npm ci --no-audit --no-fund; fi
 
 # The environment: uv (bootstrapped into .tools/ when the machine has none), then the lock.
 $(VENV)/.synced: uv.lock pyproject.toml | $(UV)

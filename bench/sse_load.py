@@ -35,8 +35,12 @@ async def watcher(
     results: list[float],
     trigger_at: list[float],
     frames: list[int],
+    index: int,
 ) -> None:
-    reader, writer = await asyncio.open_connection(host, port)
+    # Spread the clients over many source addresses: one address's ephemeral ports run out
+    # after a few rounds of 10,000 connections (closed ones linger in TIME_WAIT).
+    source = (f"127.0.{(index // 250) % 250}.{1 + index % 250}", 0)
+    reader, writer = await asyncio.open_connection(host, port, local_addr=source)
     writer.write(
         f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n".encode()
     )
@@ -82,7 +86,9 @@ async def main() -> None:
     for i in range(n):
         tasks.append(
             asyncio.create_task(
-                watcher(host, port, path, marker, opened, counter, n, results, trigger_at, frames)
+                watcher(
+                    host, port, path, marker, opened, counter, n, results, trigger_at, frames, i
+                )
             )
         )
         if i % 200 == 199:
