@@ -42,6 +42,13 @@ def _pg_reachable() -> bool:
         return False
 
 
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _require_pg() -> None:
     if not _pg_reachable():
         if IN_CI:
@@ -49,7 +56,8 @@ def _require_pg() -> None:
         pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
 
 
-async def _pg_admin(sql: str) -> None:
+async def pg_admin(sql: str) -> None:
+    """Run one statement as the PostgreSQL admin (outside any test database)."""
     conn = await asyncpg.connect(PG_ADMIN_URL)
     try:
         await conn.execute(sql)
@@ -61,11 +69,11 @@ async def _pg_admin(sql: str) -> None:
 def _pg_scratch_database() -> Iterator[str]:
     """A new, empty PostgreSQL database, dropped when the block ends."""
     name = f"genq_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
     try:
         yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
     finally:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ so it is left out; its bad inputs are covered by the SSE tests.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,20 +23,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
+from tests.conftest import free_port
+
 ENVELOPE = {"error", "message", "code", "timestamp"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A ``genq serve`` process on a fresh SQLite file, stopped after the module."""
     tmp = tmp_path_factory.mktemp("schemathesis")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "GENQ_DB_URL": f"sqlite:///{tmp}/genq.db", "GENQ_LOG_LEVEL": "warning"}
     log = open(Path(tmp) / "serve.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(

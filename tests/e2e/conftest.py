@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,15 +16,9 @@ import pytest
 
 from genq.node import Node
 from genq.pipelines import default_registry
-from tests.conftest import make_settings
+from tests.conftest import free_port, make_settings
 
 Spawn = Any
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -91,7 +84,7 @@ def spawn_api(spawn_genq: Spawn, tmp_path: Path) -> Spawn:
     """Start a ``genq serve --no-workers`` process; returns its base URL once it is ready."""
 
     def spawn(name: str, **env: Any) -> str:
-        port = _free_port()
+        port = free_port()
         proc = spawn_genq(name, "serve", "--no-workers", "--port", str(port), **env)
         url = f"http://127.0.0.1:{port}"
 

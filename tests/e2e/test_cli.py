@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import RunningServer, ServerFactory
+from tests.conftest import RunningServer, ServerFactory, free_port
 
 
 async def genq_cli(*args: str) -> tuple[int, str]:
@@ -85,14 +84,8 @@ async def test_jobs_commands_and_errors(server: RunningServer) -> None:
     assert "default" in out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_serve_starts_on_a_fresh_file_does_the_job_and_stops_on_sigterm(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "GENQ_DB_URL": f"sqlite:///{tmp_path}/fresh.db"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "genq.cli", "serve", "--port", str(port)],

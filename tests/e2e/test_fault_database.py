@@ -13,36 +13,28 @@ import asyncio
 import time
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
 from genq.domain.states import JobStatus
 from genq.node import Node
-from tests.conftest import PG_ADMIN_URL
+from genq.pipelines import default_registry
+from tests.conftest import make_settings, pg_admin
 
 OUTAGE_S = 3.0
 
 
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_URL)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 async def _cut(database: str) -> None:
     """Refuse new connections to ``database`` and end every open one."""
-    await _admin(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
-    await _admin(
+    await pg_admin(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+    await pg_admin(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
         f"WHERE datname = '{database}' AND pid <> pg_backend_pid()"
     )
 
 
 async def _restore(database: str) -> None:
-    await _admin(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+    await pg_admin(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
 
 
 @pytest.mark.timeout(120)
@@ -116,7 +108,7 @@ async def test_api_answers_503_while_the_database_is_away_and_recovers_losing_no
 
     # Every accepted job is in the store, and the worker (which lost its connections too)
     # finishes every one of them.
-    node = Node(_settings(db_url), _registry(), workers=False, serve_events=False)
+    node = Node(make_settings(db_url), default_registry(), workers=False, serve_events=False)
     await node.start()
     try:
         deadline = time.monotonic() + 60
@@ -130,15 +122,3 @@ async def test_api_answers_503_while_the_database_is_away_and_recovers_losing_no
     finally:
         await node.stop()
     assert worker.poll() is None
-
-
-def _settings(db_url: str) -> Any:
-    from tests.conftest import make_settings
-
-    return make_settings(db_url)
-
-
-def _registry() -> Any:
-    from genq.pipelines import default_registry
-
-    return default_registry()
