@@ -14,7 +14,7 @@ from typing import Any
 
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from genq.store import make_store
 from genq.store.migrate import HEAD_REVISION, alembic_config, upgrade
@@ -61,11 +61,11 @@ async def _schema_of(store: SqlStore) -> dict[str, Any]:
         return await conn.run_sync(_describe)
 
 
-async def _alembic_upgrade(store: SqlStore) -> None:
+async def _alembic_upgrade(store: SqlStore, revision: str = "head") -> None:
     def run(sync_conn: Any) -> None:
         cfg = alembic_config()
         cfg.attributes["connection"] = sync_conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)
 
     async with store.migration_connection() as conn:
         await conn.run_sync(run)
@@ -90,12 +90,41 @@ async def test_new_database_schema_equals_the_migrated_one(
             "genq_jobs",
             "genq_job_events",
             "genq_idempotency_keys",
+            "genq_api_keys",
+            "genq_credit_accounts",
+            "genq_credit_ledger",
+            "genq_secrets",
         }
-        assert len(schema["genq_jobs"]["indexes"]) == 6
+        assert len(schema["genq_jobs"]["indexes"]) == 7
         assert schema == await _schema_of(migrated)
     finally:
         await created.close()
         await migrated.close()
+
+
+async def test_a_database_at_the_first_revision_keeps_its_jobs(
+    empty_databases: tuple[str, str],
+) -> None:
+    store = await _open(empty_databases[0])
+    try:
+        await _alembic_upgrade(store, "0001")
+        async with store.migration_connection() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO genq_jobs (id, type, queue, owner, params, status, max_attempts,"
+                    " run_at, created_at, updated_at) VALUES ('0190f0e0-0000-7000-8000-"
+                    "000000000001', 'noop', 'default', 'u1', '{}', 'queued', 3, 1, 1, 1)"
+                )
+            )
+        await upgrade(store)
+        assert await store.schema_revision() == HEAD_REVISION
+        job = await store.get_job("0190f0e0-0000-7000-8000-000000000001")
+        assert job is not None
+        assert (job.owner, job.fair_rank, job.charged) == ("u1", 0, 0)
+        claimed, _ = await store.claim_jobs(["default"], "w", 10, 30)
+        assert [j.id for j in claimed] == [job.id]
+    finally:
+        await store.close()
 
 
 async def test_upgrade_leaves_a_migrated_database_alone(empty_databases: tuple[str, str]) -> None:

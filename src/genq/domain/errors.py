@@ -25,7 +25,7 @@ HTTP answers.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 
 class GenqError(Exception):
@@ -39,6 +39,12 @@ class GenqError(Exception):
         super().__init__(message or self.title)
         self.message = message or self.title
         self.details = details
+        self.headers: dict[str, str] = {}
+
+    def with_headers(self, headers: dict[str, str]) -> Self:
+        """The same error, answered with these HTTP headers too (e.g. Retry-After)."""
+        self.headers = {**self.headers, **headers}
+        return self
 
 
 class InvalidRequest(GenqError):

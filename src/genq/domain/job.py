@@ -42,6 +42,8 @@ class Job:
     cancel_requested_at: float | None = None
     cancel_reason: str | None = None
     last_seq: int = 0
+    fair_rank: int = 0
+    charged: int = 0  # credits the job holds (given back if it fails for good)
 
     def to_dict(self) -> dict[str, Any]:
         """The public JSON shape of the job (no lease internals)."""
@@ -69,4 +71,5 @@ class Job:
             "finished_at": iso(self.finished_at),
             "cancelled_at": iso(self.cancelled_at),
             "last_event_id": self.last_seq,
+            "credits_held": self.charged,
         }

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from genq.domain.events import Event
+from genq.domain.events import Event, iso
 from genq.domain.job import Job
 from genq.domain.states import Action, JobStatus
 
@@ -31,6 +31,8 @@ class NewJob:
     created_at: float
     priority: int = 0
     dedupe_key: str | None = None
+    cost: int = 0  # credits the owner pays if this job is created
+    fair_rank: int = 0  # set by the store when it inserts the job
 
     @property
     def status(self) -> JobStatus:
@@ -53,6 +55,71 @@ class Idempotency:
     owner: str
     key: str
     request_hash: str
+
+
+@dataclass(slots=True)
+class Quota:
+    """What a submission is checked against inside its own transaction.
+
+    ``max_active``: most active (queued, delayed, running) jobs the owner may hold once
+    the submission is in. Credits are checked whenever a job has a ``cost``.
+    """
+
+    max_active: int | None = None
+
+
+@dataclass(slots=True)
+class ApiKeyRecord:
+    """An API key as stored: everything but the key itself."""
+
+    id: str
+    name: str
+    role: str
+    user_id: str
+    prefix: str
+    created_at: float
+    last_used_at: float | None = None
+    revoked_at: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The key as the API shows it."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "role": self.role,
+            "user_id": self.user_id,
+            "prefix": self.prefix,
+            "created_at": iso(self.created_at),
+            "last_used_at": iso(self.last_used_at) if self.last_used_at else None,
+            "revoked_at": iso(self.revoked_at) if self.revoked_at else None,
+            "active": self.revoked_at is None,
+        }
+
+
+@dataclass(slots=True)
+class LedgerEntry:
+    """One append-only entry of a user's credit ledger (``amount`` is signed)."""
+
+    id: int
+    user_id: str
+    kind: str
+    amount: int
+    balance_after: int
+    job_id: str | None
+    note: str | None
+    created_at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as the API shows it."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "amount": self.amount,
+            "balance_after": self.balance_after,
+            "job_id": self.job_id,
+            "note": self.note,
+            "created_at": iso(self.created_at),
+        }
 
 
 @dataclass(slots=True)
@@ -141,12 +208,15 @@ class Store(ABC):
         jobs: Sequence[NewJob],
         idempotency: Idempotency | None = None,
         render: Render | None = None,
+        quota: Quota | None = None,
     ) -> tuple[list[Submitted], list[Event], StoredResponse | None]:
         """Insert jobs (all or nothing) with their ``job_created`` events.
 
         A job whose dedupe key already has an active job is not inserted: its result is that
         active job. With ``idempotency``, a repeat of the key returns the first response
-        (the third item) and changes nothing.
+        (the third item) and changes nothing. Jobs with a cost are paid from their owner's
+        credits in the same transaction (InsufficientCredits otherwise), and ``quota``'s
+        cap on active jobs is checked there too (JobLimitExceeded).
         """
 
     @abstractmethod
@@ -182,8 +252,13 @@ class Store(ABC):
         """Cancel a queued or delayed job now, or ask a running one to stop."""
 
     @abstractmethod
-    async def retry_job(self, job_id: str, extra_attempts: int = 1) -> tuple[Job, list[Event]]:
-        """Queue a failed or cancelled job for ``extra_attempts`` more attempts."""
+    async def retry_job(
+        self, job_id: str, extra_attempts: int = 1, cost: int = 0
+    ) -> tuple[Job, list[Event]]:
+        """Queue a failed or cancelled job for ``extra_attempts`` more attempts.
+
+        With ``cost``, the owner pays it again unless the job still holds its credits.
+        """
 
     @abstractmethod
     async def promote_due(self, now: float, limit: int) -> list[tuple[str, str]]:
@@ -226,3 +301,52 @@ class Store(ABC):
         self, since: float, owner: str | None, limit: int
     ) -> list[FinishedSample]:
         """Wait and run times of jobs finished after ``since``."""
+
+    # --- API keys ----------------------------------------------------------------------------
+
+    @abstractmethod
+    async def create_api_key(self, record: ApiKeyRecord, key_hash: str) -> None:
+        """Store a new key under the hash of its secret."""
+
+    @abstractmethod
+    async def find_api_key(self, key_hash: str) -> ApiKeyRecord | None:
+        """The key with this hash, revoked or not."""
+
+    @abstractmethod
+    async def list_api_keys(self) -> list[ApiKeyRecord]:
+        """Every key, newest first."""
+
+    @abstractmethod
+    async def revoke_api_key(self, key_id: str, now: float) -> ApiKeyRecord | None:
+        """Revoke a key (a no-op if it is revoked already); None if there is no such key."""
+
+    @abstractmethod
+    async def touch_api_key(self, key_id: str, now: float) -> None:
+        """Record that a key was used."""
+
+    # --- credits -----------------------------------------------------------------------------
+
+    @abstractmethod
+    async def add_credits(
+        self, user_id: str, amount: int, kind: str, note: str | None
+    ) -> LedgerEntry:
+        """Append a grant or purchase to a user's ledger; return the entry."""
+
+    @abstractmethod
+    async def credit_balance(self, user_id: str) -> int:
+        """A user's balance (0 for a user with no ledger)."""
+
+    @abstractmethod
+    async def credit_entries(
+        self, user_id: str, limit: int, offset: int
+    ) -> tuple[list[LedgerEntry], int]:
+        """A page of a user's ledger, newest first, and the number of entries in all."""
+
+    # --- secrets -----------------------------------------------------------------------------
+
+    @abstractmethod
+    async def shared_secret(self, name: str, candidate: str) -> str:
+        """The secret stored under ``name``; ``candidate`` is stored first if there is none.
+
+        Every node of one database thus signs with the same key without configuring one.
+        """

@@ -25,6 +25,9 @@ from genq.store.base import AttemptWrite
 from genq.store.schema import DEDUPE_PREDICATE, job_events, jobs
 from genq.store.sql import JSON_COLUMNS, SqlStore, dumps
 
+# A transaction-scoped advisory lock per owner (64-bit hash of a namespaced key).
+_OWNER_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+
 
 def _array_type(column: str, table: Table = jobs) -> str:
     kind = table.c[column].type
@@ -136,6 +139,9 @@ class PostgresStore(SqlStore):
 
     def _insert(self, table: Any) -> Any:
         return pg_insert(table)
+
+    async def _lock_owner(self, conn: AsyncConnection, owner: str) -> None:
+        await conn.execute(_OWNER_LOCK, {"key": f"genq:owner:{owner}"})
 
     async def _insert_jobs(
         self, conn: AsyncConnection, rows: list[dict[str, Any]], dedupe: bool

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Column,
     Float,
     Index,
@@ -55,11 +56,17 @@ jobs = Table(
     Column("cancel_requested_at", Float),
     Column("cancel_reason", Text),
     Column("last_seq", Integer, nullable=False, server_default="0"),
-    # Claiming: the best ready job of a queue, by priority then age.
+    # Fair share: the job's place among its owner's jobs in its queue (see store/fair.py).
+    Column("fair_rank", BigInteger, nullable=False, server_default="0"),
+    # Credits this job holds: spent when it was accepted, given back (once) if it fails for
+    # good or is cancelled before it starts.
+    Column("charged", Integer, nullable=False, server_default="0"),
+    # Claiming: the best ready job of a queue, by priority, then fair rank, then age.
     Index(
         "genq_jobs_ready",
         "queue",
         text("priority DESC"),
+        "fair_rank",
         "id",
         sqlite_where=text("status = 'queued'"),
         postgresql_where=text("status = 'queued'"),
@@ -94,6 +101,15 @@ jobs = Table(
         postgresql_where=text("finished_at IS NOT NULL"),
     ),
     Index("genq_jobs_owner", "owner", "id"),
+    # An owner's active jobs: their count (the job cap) and their newest fair rank.
+    Index(
+        "genq_jobs_owner_active",
+        "owner",
+        "queue",
+        "fair_rank",
+        sqlite_where=text(ACTIVE_SQL),
+        postgresql_where=text(ACTIVE_SQL),
+    ),
 )
 
 job_events = Table(
@@ -121,4 +137,55 @@ idempotency_keys = Table(
     Column("response", Text, nullable=False),
     Column("created_at", Float, nullable=False),
     Index("genq_idempotency_created", "created_at"),
+)
+
+api_keys = Table(
+    "genq_api_keys",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("user_id", String(200), nullable=False),
+    # The key itself is never stored: only its SHA-256 (keys are random, 256 bits) and the
+    # first characters, for people to tell keys apart.
+    Column("prefix", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float),
+    Column("revoked_at", Float),
+)
+
+credit_accounts = Table(
+    "genq_credit_accounts",
+    metadata,
+    Column("user_id", String(200), primary_key=True),
+    # The running total of the user's ledger, kept in the same transaction as each entry.
+    Column("balance", BigInteger, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    CheckConstraint("balance >= 0", name="genq_credit_balance_not_negative"),
+)
+
+credit_ledger = Table(
+    "genq_credit_ledger",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("user_id", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("balance_after", BigInteger, nullable=False),
+    Column("job_id", String(36)),
+    Column("note", Text),
+    Column("created_at", Float, nullable=False),
+    Index("genq_credit_ledger_user", "user_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+secrets = Table(
+    "genq_secrets",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
 )

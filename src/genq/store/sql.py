@@ -28,7 +28,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from genq.domain.errors import InvalidTransition, JobNotFound, StoreUnavailable
+from genq.domain.errors import (
+    InvalidTransition,
+    JobLimitExceeded,
+    JobNotFound,
+    StoreUnavailable,
+)
 from genq.domain.events import Event, EventType, iso
 from genq.domain.job import Job
 from genq.domain.states import (
@@ -40,19 +45,31 @@ from genq.domain.states import (
     sources,
     target,
 )
+from genq.store import credits, keys
 from genq.store.base import (
+    ApiKeyRecord,
     AttemptWrite,
     FinishedSample,
     Idempotency,
     JobQuery,
     LeaseState,
+    LedgerEntry,
     NewJob,
+    Quota,
     Render,
     Store,
     StoredResponse,
     Submitted,
 )
-from genq.store.schema import DEDUPE_PREDICATE, idempotency_keys, job_events, jobs
+from genq.store.fair import assign_ranks
+from genq.store.schema import (
+    ACTIVE_SQL,
+    DEDUPE_PREDICATE,
+    idempotency_keys,
+    job_events,
+    jobs,
+    secrets,
+)
 
 JSON_COLUMNS = ("params", "result", "error")
 # An event to insert: (job_id, seq, type, data, owner).
@@ -61,6 +78,9 @@ _MAX_SUBMIT_TRIES = 5
 _INSERT_EVENT = job_events.insert()
 # Built once: SQLAlchemy then finds its compiled form without re-deriving a cache key.
 _GET_JOB = select(jobs).where(jobs.c.id == bindparam("id"))
+_COUNT_ACTIVE = select(func.count()).where(
+    jobs.c.owner == bindparam("owner"), literal_column(ACTIVE_SQL)
+)
 _INSERT_EVENTS = job_events.insert().returning(
     job_events.c.id, job_events.c.job_id, job_events.c.seq
 )
@@ -104,6 +124,8 @@ def row_to_job(row: Row[Any]) -> Job:
         cancel_requested_at=m["cancel_requested_at"],
         cancel_reason=m["cancel_reason"],
         last_seq=m["last_seq"],
+        fair_rank=m["fair_rank"],
+        charged=m["charged"],
     )
 
 
@@ -136,6 +158,8 @@ def _new_job_row(nj: NewJob) -> dict[str, Any]:
         "created_at": nj.created_at,
         "updated_at": nj.created_at,
         "last_seq": 1,
+        "fair_rank": nj.fair_rank,
+        "charged": nj.cost,
     }
 
 
@@ -154,6 +178,8 @@ def _new_job_record(nj: NewJob) -> Job:
         created_at=nj.created_at,
         updated_at=nj.created_at,
         last_seq=1,
+        fair_rank=nj.fair_rank,
+        charged=nj.cost,
     )
 
 
@@ -253,6 +279,12 @@ class SqlStore(Store):
     async def _write_lock(self) -> AsyncIterator[None]:
         """Serialises writers where the database needs it (SQLite); a no-op elsewhere."""
         yield
+
+    async def _lock_owner(self, conn: AsyncConnection, owner: str) -> None:
+        """Serialise this transaction with others that lock the same owner (until it ends).
+
+        A no-op where writers are serialised anyway (SQLite).
+        """
 
     @property
     def engine(self) -> AsyncEngine:
@@ -366,11 +398,12 @@ class SqlStore(Store):
         new_jobs: Sequence[NewJob],
         idempotency: Idempotency | None = None,
         render: Render | None = None,
+        quota: Quota | None = None,
     ) -> tuple[list[Submitted], list[Event], StoredResponse | None]:
         for _ in range(_MAX_SUBMIT_TRIES):
             try:
                 async with self._write() as conn:
-                    return await self._submit(conn, new_jobs, idempotency, render)
+                    return await self._submit(conn, new_jobs, idempotency, render, quota)
             except _RollbackWith as hit:
                 return [], [], hit.value
             except _TryAgain:
@@ -383,12 +416,20 @@ class SqlStore(Store):
         new_jobs: Sequence[NewJob],
         idempotency: Idempotency | None,
         render: Render | None,
+        quota: Quota | None,
     ) -> tuple[list[Submitted], list[Event], StoredResponse | None]:
         now = time.time()
+        capped = quota is not None and quota.max_active is not None
+        if capped:
+            # Before any read: the count below must see every job of this owner's other
+            # submissions, which on PostgreSQL run in their own snapshots.
+            for owner in sorted({nj.owner for nj in new_jobs}):
+                await self._lock_owner(conn, owner)
         if idempotency is not None:
             stored = await self._stored_response(conn, idempotency.owner, idempotency.key)
             if stored is not None:
                 raise _RollbackWith(stored)
+        await assign_ranks(conn, new_jobs)
         rows = [_new_job_row(nj) for nj in new_jobs]
         deduping = any(nj.dedupe_key is not None for nj in new_jobs)
         await self._insert_jobs(conn, rows, deduping)
@@ -410,6 +451,7 @@ class SqlStore(Store):
             if existing is None:
                 raise _TryAgain  # the active job finished between the conflict and the read
             results.append(Submitted(existing, False))
+        await self._check_quota(conn, new_jobs, inserted, quota, now)
         events = await self._append_events(conn, created, now)
         response: StoredResponse | None = None
         if idempotency is not None and render is not None:
@@ -432,6 +474,33 @@ class SqlStore(Store):
                 raise _RollbackWith(stored)
             response = StoredResponse(status_code, body, idempotency.request_hash)
         return results, events, response
+
+    async def _check_quota(
+        self,
+        conn: AsyncConnection,
+        new_jobs: Sequence[NewJob],
+        inserted: set[str],
+        quota: Quota | None,
+        now: float,
+    ) -> None:
+        """Pay for the jobs created and hold the owner to the cap, or raise (rolling back)."""
+        charges: dict[str, list[tuple[str, int]]] = {}
+        for nj in new_jobs:
+            if nj.id in inserted and nj.cost:
+                charges.setdefault(nj.owner, []).append((nj.id, nj.cost))
+        for owner in sorted(charges):
+            await credits.spend(conn, owner, charges[owner], now)
+        if quota is None or quota.max_active is None or not inserted:
+            return
+        for owner in sorted({nj.owner for nj in new_jobs if nj.id in inserted}):
+            active = (await conn.execute(_COUNT_ACTIVE, {"owner": owner})).scalar() or 0
+            if active > quota.max_active:
+                new = sum(1 for nj in new_jobs if nj.id in inserted and nj.owner == owner)
+                raise JobLimitExceeded(
+                    f"at most {quota.max_active} active jobs per user; "
+                    f"{active - new} are active and this adds {new}",
+                    {"limit": quota.max_active, "active": active - new, "requested": new},
+                )
 
     async def _active_by_dedupe(
         self, conn: AsyncConnection, owner: str, key: str | None
@@ -524,7 +593,7 @@ class SqlStore(Store):
         ready = (
             select(jobs.c.id)
             .where(_status_is(sources(Action.CLAIM)), jobs.c.queue.in_(list(queues)))
-            .order_by(jobs.c.priority.desc(), jobs.c.id)
+            .order_by(jobs.c.priority.desc(), jobs.c.fair_rank, jobs.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
@@ -547,7 +616,7 @@ class SqlStore(Store):
         )
         async with self._write() as conn:
             claimed = [row_to_job(r) for r in await conn.execute(stmt)]
-            claimed.sort(key=lambda j: (-j.priority, j.id))
+            claimed.sort(key=lambda j: (-j.priority, j.fair_rank, j.id))
             events = await self._append_events(
                 conn,
                 [
@@ -568,8 +637,14 @@ class SqlStore(Store):
             groups.setdefault((w.action, tuple(sorted(w.values))), []).append(w)
         async with self._write() as conn:
             applied: dict[str, tuple[int, str]] = {}
+            failed: list[str] = []
             for (action, keys), group in groups.items():
-                applied.update(await self._update_attempts(conn, action, keys, group, now))
+                done = await self._update_attempts(conn, action, keys, group, now)
+                applied.update(done)
+                if action is not None and target(action) == JobStatus.FAILED:
+                    failed.extend(done)
+            # A job that failed for good gives its owner back what it cost.
+            await credits.refund(conn, failed, now)
             items: list[_EventRow] = []
             for w in merged:
                 if w.job_id not in applied:
@@ -665,6 +740,7 @@ class SqlStore(Store):
             row = (await conn.execute(stmt)).first()
             if row is not None:
                 job = row_to_job(row)
+                await credits.refund(conn, [job.id], now)  # it never started
                 data = {"reason": reason, "cancelled_at": iso(now)}
                 events = await self._append_events(
                     conn, [(job.id, job.last_seq, EventType.JOB_CANCELLED, data, job.owner)], now
@@ -691,7 +767,9 @@ class SqlStore(Store):
                 str(TransitionError(job.status, Action.CANCEL)), {"status": job.status.value}
             )
 
-    async def retry_job(self, job_id: str, extra_attempts: int = 1) -> tuple[Job, list[Event]]:
+    async def retry_job(
+        self, job_id: str, extra_attempts: int = 1, cost: int = 0
+    ) -> tuple[Job, list[Event]]:
         now = time.time()
         stmt = (
             update(jobs)
@@ -726,6 +804,10 @@ class SqlStore(Store):
                         str(TransitionError(job.status, Action.RETRY)), {"status": job.status.value}
                     )
                 job = row_to_job(row)
+                if cost and not job.charged:
+                    await credits.spend(conn, job.owner, [(job.id, cost)], now)
+                    await conn.execute(update(jobs).where(jobs.c.id == job.id).values(charged=cost))
+                    job.charged = cost
                 data = {"attempt": job.attempts + 1, "manual": True, "run_at": iso(now)}
                 events = await self._append_events(
                     conn, [(job.id, job.last_seq, EventType.JOB_RETRYING, data, job.owner)], now
@@ -789,6 +871,68 @@ class SqlStore(Store):
             if deleted:
                 await conn.execute(delete(job_events).where(job_events.c.job_id.in_(deleted)))
             return len(deleted)
+
+    # --- API keys --------------------------------------------------------------------------
+
+    async def create_api_key(self, record: ApiKeyRecord, key_hash: str) -> None:
+        async with self._write() as conn:
+            await keys.insert(conn, record, key_hash)
+
+    async def find_api_key(self, key_hash: str) -> ApiKeyRecord | None:
+        async with self._read() as conn:
+            return await keys.by_hash(conn, key_hash)
+
+    async def list_api_keys(self) -> list[ApiKeyRecord]:
+        async with self._read() as conn:
+            return await keys.listing(conn)
+
+    async def revoke_api_key(self, key_id: str, now: float) -> ApiKeyRecord | None:
+        async with self._write() as conn:
+            return await keys.revoke(conn, key_id, now)
+
+    async def touch_api_key(self, key_id: str, now: float) -> None:
+        async with self._write() as conn:
+            await keys.touch(conn, key_id, now)
+
+    # --- credits ---------------------------------------------------------------------------
+
+    async def add_credits(
+        self, user_id: str, amount: int, kind: str, note: str | None
+    ) -> LedgerEntry:
+        for _ in range(_MAX_SUBMIT_TRIES):
+            try:
+                async with self._write() as conn:
+                    entries = await credits.give(
+                        conn, user_id, [(kind, amount, None, note)], time.time()
+                    )
+                    return entries[0]
+            except IntegrityError:
+                continue  # two first grants raced to open the account: the other won
+        raise StoreUnavailable("the grant kept racing with other writers; try again")
+
+    async def credit_balance(self, user_id: str) -> int:
+        async with self._read() as conn:
+            return await credits.balance(conn, user_id)
+
+    async def credit_entries(
+        self, user_id: str, limit: int, offset: int
+    ) -> tuple[list[LedgerEntry], int]:
+        async with self._read() as conn:
+            return await credits.entries(conn, user_id, limit, offset)
+
+    # --- secrets ---------------------------------------------------------------------------
+
+    async def shared_secret(self, name: str, candidate: str) -> str:
+        async with self._read() as conn:
+            value = await keys.secret(conn, name)
+        if value is not None:
+            return value
+        async with self._write() as conn:
+            stmt = self._insert(secrets).on_conflict_do_nothing()
+            await conn.execute(stmt, {"name": name, "value": candidate, "created_at": time.time()})
+            value = await keys.secret(conn, name)
+        assert value is not None
+        return value
 
 
 def _started_data(job: Job, worker: str) -> dict[str, Any]:

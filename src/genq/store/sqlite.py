@@ -69,9 +69,11 @@ class SqliteStore(SqlStore):
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
+            # The timeout first: switching a new file to WAL needs a lock that another
+            # connection (another process's migration, say) may hold for a moment.
+            cur.execute(f"PRAGMA busy_timeout={int(timeout)}")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute(f"PRAGMA busy_timeout={int(timeout)}")
             cur.close()
             dbapi_conn.isolation_level = isolation
 
