@@ -49,6 +49,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _redis_flush(db: int) -> bool:
+    """Empty one Redis database; False if Redis does not answer."""
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1) as sock:
+            sock.sendall(f"SELECT {db}\r\nFLUSHDB\r\n".encode())
+            return sock.recv(64).startswith(b"+OK")
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A Redis database of its own for this test (emptied first)."""
+    db = 13
+    if not _redis_flush(db):
+        if IN_CI:
+            pytest.fail("Redis is required in CI but 127.0.0.1:6379 does not answer")
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    return f"redis://127.0.0.1:6379/{db}"
+
+
 def _require_pg() -> None:
     if not _pg_reachable():
         if IN_CI:
@@ -99,7 +120,8 @@ async def _truncate(url: str) -> None:
     conn = await asyncpg.connect(url)
     try:
         await conn.execute(
-            "TRUNCATE genq_jobs, genq_job_events, genq_idempotency_keys RESTART IDENTITY"
+            "TRUNCATE genq_jobs, genq_job_events, genq_idempotency_keys, genq_api_keys,"
+            " genq_credit_accounts, genq_credit_ledger RESTART IDENTITY"
         )
     finally:
         await conn.close()

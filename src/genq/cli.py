@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import ipaddress
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import orjson
@@ -26,10 +28,15 @@ app = typer.Typer(
 )
 jobs_app = typer.Typer(help="Inspect and manage jobs.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
+keys_app = typer.Typer(help="API keys (straight in the database).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+credits_app = typer.Typer(help="Credits (straight in the database).", no_args_is_help=True)
+app.add_typer(credits_app, name="credits")
 console = Console()
 err = Console(stderr=True)
 
 UrlOpt = Annotated[str, typer.Option("--url", envvar="GENQ_URL", help="the genq server")]
+KeyOpt = Annotated[str | None, typer.Option("--api-key", envvar="GENQ_API_KEY", help="an API key")]
 DEFAULT_URL = "http://127.0.0.1:8000"
 # Exit statuses of `submit --watch` and `jobs` commands.
 EXIT_FAILED, EXIT_CANCELLED, EXIT_ERROR = 1, 3, 2
@@ -61,6 +68,16 @@ def _tune_process(settings: Any) -> None:
         gc.set_threshold(settings.gc_gen0_threshold, gen1, gen2)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable only from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -77,6 +94,10 @@ def serve(
     ] = None,
     no_workers: Annotated[bool, typer.Option("--no-workers", help="API only")] = False,
     queue: Annotated[list[str] | None, typer.Option("--queue", help="queues to work")] = None,
+    insecure: Annotated[
+        bool,
+        typer.Option("--insecure", help="serve without auth on a non-loopback address"),
+    ] = False,
 ) -> None:
     """Start the API (and, unless --no-workers, in-process workers)."""
     import uvicorn
@@ -90,7 +111,17 @@ def serve(
         concurrency=workers,
         run_workers=False if no_workers else None,
         queues=queue or None,
+        insecure=insecure or None,
     )
+    if not settings.auth_on and not settings.insecure and not is_loopback(settings.host):
+        err.print(
+            f"[red]refusing to serve on {settings.host} without authentication[/red]: anyone "
+            "who can reach it would be an admin.\nConfigure GENQ_JWT_SECRET (HS256), "
+            "GENQ_JWKS_URL (RS256/ES256) or GENQ_AUTH_ENABLED=true (API keys: genq keys "
+            "create), or listen on 127.0.0.1, or pass --insecure if something in front of "
+            "genq authenticates."
+        )
+        raise typer.Exit(EXIT_ERROR)
     _tune_process(settings)
     fastapi_app = create_app(settings)
     config = uvicorn.Config(
@@ -159,23 +190,8 @@ def worker(
 @app.command()
 def migrate(db: Annotated[str | None, typer.Option("--db", help="database URL")] = None) -> None:
     """Bring the database schema to the newest revision."""
-    from genq.store import make_store
-    from genq.store.migrate import upgrade
-    from genq.store.sql import SqlStore
-
-    settings = _settings(db_url=db)
-
-    async def run() -> str | None:
-        store = make_store(settings.db_url)
-        assert isinstance(store, SqlStore)
-        await store.open()
-        try:
-            await upgrade(store)
-            return await store.schema_revision()
-        finally:
-            await store.close()
-
-    console.print(f"schema at revision {asyncio.run(run())}")
+    revision = _with_store(db, lambda store: store.schema_revision())
+    console.print(f"schema at revision {revision}")
 
 
 def _parse_params(pairs: list[str] | None, params_json: str | None) -> dict[str, Any]:
@@ -214,9 +230,10 @@ def submit(
     delay: Annotated[float | None, typer.Option(help="seconds to wait before running")] = None,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="follow progress live")] = False,
     url: UrlOpt = DEFAULT_URL,
+    api_key: KeyOpt = None,
 ) -> None:
     """Submit a job; --watch follows it to the end (exit 0 completed, 1 failed, 3 cancelled)."""
-    with Client(url) as client:
+    with Client(url, api_key) as client:
         try:
             job = client.submit(
                 job_type,
@@ -312,9 +329,10 @@ def jobs_list(
     queue: Annotated[str | None, typer.Option(help="queue")] = None,
     limit: Annotated[int, typer.Option(help="how many")] = 20,
     url: UrlOpt = DEFAULT_URL,
+    api_key: KeyOpt = None,
 ) -> None:
     """List jobs, newest first."""
-    with Client(url) as client:
+    with Client(url, api_key) as client:
         try:
             page = client.list(status=status, type=type, queue=queue, limit=limit)
         except ApiError as exc:
@@ -336,9 +354,9 @@ def jobs_list(
 
 
 @jobs_app.command("show")
-def jobs_show(job_id: str, url: UrlOpt = DEFAULT_URL) -> None:
+def jobs_show(job_id: str, url: UrlOpt = DEFAULT_URL, api_key: KeyOpt = None) -> None:
     """Show one job."""
-    with Client(url) as client:
+    with Client(url, api_key) as client:
         try:
             console.print_json(data=client.get(job_id))
         except ApiError as exc:
@@ -350,9 +368,10 @@ def jobs_cancel(
     job_id: str,
     reason: Annotated[str | None, typer.Option(help="why")] = None,
     url: UrlOpt = DEFAULT_URL,
+    api_key: KeyOpt = None,
 ) -> None:
     """Cancel a job (a running one is asked to stop)."""
-    with Client(url) as client:
+    with Client(url, api_key) as client:
         try:
             job = client.cancel(job_id, reason)
         except ApiError as exc:
@@ -364,9 +383,9 @@ def jobs_cancel(
 
 
 @jobs_app.command("retry")
-def jobs_retry(job_id: str, url: UrlOpt = DEFAULT_URL) -> None:
+def jobs_retry(job_id: str, url: UrlOpt = DEFAULT_URL, api_key: KeyOpt = None) -> None:
     """Retry a failed or cancelled job."""
-    with Client(url) as client:
+    with Client(url, api_key) as client:
         try:
             job = client.retry(job_id)
         except ApiError as exc:
@@ -375,9 +394,9 @@ def jobs_retry(job_id: str, url: UrlOpt = DEFAULT_URL) -> None:
 
 
 @app.command()
-def queues(url: UrlOpt = DEFAULT_URL) -> None:
+def queues(url: UrlOpt = DEFAULT_URL, api_key: KeyOpt = None) -> None:
     """Queue statistics."""
-    with Client(url) as client:
+    with Client(url, api_key) as client:
         try:
             stats = client.queues()
         except ApiError as exc:
@@ -407,6 +426,90 @@ def queues(url: UrlOpt = DEFAULT_URL) -> None:
             str(q["run_ms"]["p50"]),
         )
     console.print(table)
+
+
+def _with_store(db: str | None, action: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Run ``action(store)`` on the configured database, migrated first; a refusal (bad
+    input) is printed in the CLI's error style."""
+    from genq.domain.errors import GenqError
+    from genq.store import make_store
+    from genq.store.migrate import upgrade
+    from genq.store.sql import SqlStore
+
+    settings = _settings(db_url=db)
+
+    async def run() -> Any:
+        store = make_store(settings.db_url)
+        assert isinstance(store, SqlStore)
+        await store.open()
+        try:
+            await upgrade(store)
+            return await action(store)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(run())
+    except GenqError as exc:
+        err.print(f"[red]{exc.code}[/red]: {exc.message}")
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+DbOpt = Annotated[str | None, typer.Option("--db", help="database URL")]
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option("--name", help="what the key is for")],
+    role: Annotated[str, typer.Option("--role", help="user, admin, service or worker")] = "user",
+    user: Annotated[str | None, typer.Option("--user", help="the user it acts as")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Create an API key and print it (once: only its hash is kept)."""
+    from genq.service.keys import ApiKeys
+
+    key, record = _with_store(db, lambda store: ApiKeys(store).create(name, role, user))
+    console.print_json(data={**record.to_dict(), "key": key})
+    err.print("[yellow]store the key now: it cannot be shown again[/yellow]")
+
+
+@keys_app.command("list")
+def keys_list(db: DbOpt = None) -> None:
+    """List API keys (prefixes only)."""
+    records = _with_store(db, lambda store: store.list_api_keys())
+    table = Table("id", "name", "prefix", "role", "user", "last used", "revoked")
+    for r in records:
+        d = r.to_dict()
+        table.add_row(
+            d["id"], d["name"], d["prefix"], d["role"], d["user_id"],
+            d["last_used_at"] or "-", d["revoked_at"] or "-",
+        )  # fmt: skip
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, db: DbOpt = None) -> None:
+    """Revoke an API key."""
+    from genq.service.keys import ApiKeys
+
+    record = _with_store(db, lambda store: ApiKeys(store).revoke(key_id))
+    console.print_json(data=record.to_dict())
+
+
+@credits_app.command("grant")
+def credits_grant(
+    user: Annotated[str, typer.Argument(help="the user")],
+    amount: Annotated[int, typer.Argument(help="credits to add")],
+    note: Annotated[str | None, typer.Option(help="why")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Add credits to a user's ledger."""
+    from genq.service.credits import CreditService
+
+    entry = _with_store(
+        db, lambda store: CreditService(store, {}).grant(user, amount, "grant", note)
+    )
+    console.print_json(data={"user_id": user, **entry.to_dict()})
 
 
 def main() -> None:

@@ -7,11 +7,17 @@ settings decide what a node holds; the code is the same in every deployment shap
 from __future__ import annotations
 
 import logging
+import secrets
+from typing import TYPE_CHECKING
 
 from genq.bus.base import SCHEDULE, Bus
 from genq.bus.memory import MemoryBus
+from genq.domain.auth import Role
+from genq.service.credits import CreditService
 from genq.service.events import EventHub
 from genq.service.jobs import JobService
+from genq.service.keys import ApiKeys
+from genq.service.limits import RateLimiter
 from genq.settings import Settings
 from genq.store import make_store
 from genq.store.base import Store
@@ -20,6 +26,9 @@ from genq.store.sql import SqlStore
 from genq.worker.maintenance import Cleaner, Maintenance, Reaper, Scheduler
 from genq.worker.registry import Registry
 from genq.worker.runtime import Worker, WorkerConfig
+
+if TYPE_CHECKING:
+    from genq.service.auth import Authenticator
 
 log = logging.getLogger("genq")
 
@@ -64,7 +73,29 @@ class Node:
         self.registry = registry
         self.store = store or make_store(settings.db_url)
         self.bus = make_bus(settings)
-        self.jobs = JobService(self.store, self.bus, registry)
+        self.credits = CreditService(self.store, settings.credit_costs)
+        self.jobs = JobService(
+            self.store,
+            self.bus,
+            registry,
+            self.credits if self.credits.enabled else None,
+            settings.max_active_jobs,
+        )
+        self.keys = ApiKeys(self.store, settings.api_key_cache_s)
+        # Set in start() with auth on; the rate limiter only where some caller is limited.
+        self._stream_secret = (
+            settings.secret_key.get_secret_value() if settings.secret_key else None
+        )
+        self.auth: Authenticator | None = None
+        self.limiter: RateLimiter | None = None
+        if (
+            serve_events
+            and settings.rate_limits
+            and (settings.auth_on or Role.ADMIN.value in settings.rate_limits)
+        ):
+            self.limiter = RateLimiter(
+                settings.rate_limit_storage, settings.rate_limit_strategy, settings.rate_limits
+            )
         self.hub = EventHub(
             self.store,
             self.bus,
@@ -85,6 +116,15 @@ class Node:
             if settings.retention_s is not None:
                 self.duties.append(Cleaner(self.store, settings.retention_s))
 
+    async def stream_secret(self) -> str:
+        """The key that signs stream tokens: configured, or one kept in the database (read
+        on first use, so that a node starts while its database is away)."""
+        if self._stream_secret is None:
+            self._stream_secret = await self.store.shared_secret(
+                "stream_tokens", secrets.token_urlsafe(32)
+            )
+        return self._stream_secret
+
     async def start(self) -> None:
         """Open the store (migrating it if configured), then start everything else."""
         await self.store.open()
@@ -92,6 +132,10 @@ class Node:
             await upgrade(self.store)
         await self.bus.start()
         if self.serve_events:
+            if self.settings.auth_on:
+                from genq.service.auth import Authenticator
+
+                self.auth = Authenticator(self.settings, self.keys, self.stream_secret)
             self.hub.start()
         scheduler = next((d for d in self.duties if isinstance(d, Scheduler)), None)
         if scheduler is not None:
@@ -110,5 +154,7 @@ class Node:
             await duty.stop()
         if self.serve_events:
             await self.hub.stop()
+            if self.auth is not None:
+                await self.auth.close()
         await self.bus.stop()
         await self.store.close()

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from genq.domain.auth import DEFAULT_ROLE_CLAIMS, Role
 from genq.store import normalise_url
+
+# Route groups that rate limits name (docs/auth.md).
+LIMIT_GROUPS = ("api", "jobs")
 
 
 class Settings(BaseSettings):
@@ -58,6 +62,73 @@ class Settings(BaseSettings):
     sse_queue_limit: int = Field(
         10_000, ge=10, description="frames buffered per slow watcher before it is dropped"
     )
+    # --- auth (docs/auth.md) ---------------------------------------------------------------
+    auth_enabled: bool | None = Field(
+        None,
+        description="require credentials; unset: on when a JWT secret or JWKS URL is set. "
+        "Off, genq serves everyone as one local admin, and only on a loopback address",
+    )
+    jwt_secret: SecretStr | None = Field(
+        None, description="HS256 secret of your identity provider (Supabase's JWT secret)"
+    )
+    jwks_url: str | None = Field(None, description="JWKS URL for RS256/ES256 tokens")
+    jwks_cache_s: float = Field(300.0, gt=0, description="how long fetched JWKS keys are used")
+    jwt_audience: str | None = Field(None, description="required `aud` claim (e.g. authenticated)")
+    jwt_issuer: str | None = Field(None, description="required `iss` claim")
+    jwt_leeway_s: float = Field(5.0, ge=0, description="clock skew allowed on exp, nbf and iat")
+    jwt_role_claim: str = Field(
+        "role", description="claim holding the role; dots reach into objects (app_metadata.role)"
+    )
+    jwt_roles: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_ROLE_CLAIMS),
+        description="role claim value -> genq role (user, admin, service, worker); "
+        "a token whose role is not listed is refused",
+    )
+    auth_cookies: list[str] = Field(
+        default_factory=lambda: ["auth_token", "sb-access-token"],
+        description="cookies that may carry the JWT",
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="signs stream tokens; unset: a random key kept in the database, "
+        "shared by every node",
+    )
+    stream_token_ttl_s: float = Field(300.0, gt=0, le=86_400, description="stream token life")
+    api_key_cache_s: float = Field(
+        5.0, ge=0, description="how long an API key lookup is reused (and a revocation lags)"
+    )
+    insecure: bool = Field(
+        False, description="allow serving without auth on a non-loopback address"
+    )
+
+    # --- rate limits, quotas, credits -----------------------------------------------------
+    rate_limit_storage: str = Field(
+        "memory://",
+        description="memory:// (one process) or redis://host:port/db (shared by processes)",
+    )
+    rate_limit_strategy: Literal["fixed-window", "moving-window", "sliding-window-counter"] = (
+        "fixed-window"
+    )
+    rate_limits: dict[str, dict[str, str]] = Field(
+        default_factory=lambda: {"user": {"api": "100/15 minutes", "jobs": "20/hour"}},
+        description="role -> route group (api: every /v1 request; jobs: each job created) "
+        "-> limit; a role that is not listed is not limited",
+    )
+    max_active_jobs: dict[str, int] = Field(
+        default_factory=lambda: {"user": 100},
+        description="role -> most queued + delayed + running jobs one principal may hold",
+    )
+    credit_costs: dict[str, int] = Field(
+        default_factory=dict,
+        description="job type -> credits it costs users ('*' for any other type); "
+        "empty: credits are off",
+    )
+
+    # --- HTTP hygiene ------------------------------------------------------------------------
+    cors_origins: list[str] = Field(
+        default_factory=list, description="browser origins allowed to call the API"
+    )
+    cors_allow_credentials: bool = Field(True, description="let browsers send cookies")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="largest accepted request body")
     max_batch: int = Field(1000, ge=1, le=10_000, description="most jobs in one batch submit")
     log_level: str = "info"
@@ -74,7 +145,50 @@ class Settings(BaseSettings):
         normalise_url(value)
         return value
 
-    @field_validator("queues", mode="before")
+    @field_validator("rate_limits")
+    @classmethod
+    def _known_limits(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        from limits import parse_many
+
+        for role, groups in value.items():
+            Role(role)
+            for group, spec in groups.items():
+                if group not in LIMIT_GROUPS:
+                    raise ValueError(f"unknown route group {group!r}; known: {LIMIT_GROUPS}")
+                parse_many(spec)
+        return value
+
+    @field_validator("max_active_jobs")
+    @classmethod
+    def _roles_as_keys(cls, value: dict[str, int]) -> dict[str, int]:
+        for role in value:
+            Role(role)
+        return value
+
+    @field_validator("jwt_roles")
+    @classmethod
+    def _roles_as_values(cls, value: dict[str, str]) -> dict[str, str]:
+        for role in value.values():
+            Role(role)
+        return value
+
+    @model_validator(mode="after")
+    def _cors_credentials(self) -> Settings:
+        if "*" in self.cors_origins and self.cors_allow_credentials:
+            raise ValueError(
+                "cors_origins '*' cannot be used with credentials: list the origins, "
+                "or set cors_allow_credentials=false"
+            )
+        return self
+
+    @property
+    def auth_on(self) -> bool:
+        """Whether callers must authenticate."""
+        if self.auth_enabled is not None:
+            return self.auth_enabled
+        return self.jwt_secret is not None or self.jwks_url is not None
+
+    @field_validator("queues", "auth_cookies", "cors_origins", mode="before")
     @classmethod
     def _split_queues(cls, value: object) -> object:
         if isinstance(value, str) and not value.startswith("["):

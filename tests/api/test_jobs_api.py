@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from genq.domain.ids import uuid7
+from genq.store.migrate import HEAD_REVISION
 from tests.conftest import RunningServer, ServerFactory
 
 JSON = {"content-type": "application/json"}
@@ -167,7 +168,7 @@ async def test_health_readiness_metrics_and_openapi(server: RunningServer) -> No
         assert (await c.get("/healthz")).json() == {"status": "ok"}
         ready = (await c.get("/readyz")).json()
         assert ready["status"] == "ready"
-        assert ready["schema"] == "0001"
+        assert ready["schema"] == HEAD_REVISION
         await c.post("/v1/jobs", json={"type": "noop", "delay_s": 60})
         text = (await c.get("/metrics")).text
         assert 'genq_jobs{queue="default",status="delayed",type="noop"} 1.0' in text

@@ -19,5 +19,6 @@ def test_every_documented_setting_exists() -> None:
     import re
 
     page = (DOCS / "configuration.md").read_text()
-    documented = {m.lower() for m in re.findall(r"`GENQ_([A-Z_]+)`", page)} - {"url"}
+    client_side = {"url", "api_key"}  # read by the CLI's client commands, not by Settings
+    documented = {m.lower() for m in re.findall(r"`GENQ_([A-Z_]+)`", page)} - client_side
     assert documented <= set(Settings.model_fields)

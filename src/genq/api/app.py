@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from genq import __version__
 from genq.api import errors
 from genq.api.metrics import Metrics
-from genq.api.middleware import BodyLimit, HttpMetrics
-from genq.api.routes import events, health, jobs, queues
+from genq.api.middleware import BodyLimit, HttpMetrics, RateLimitHeaders, RedactTokens
+from genq.api.routes import auth, billing, events, health, jobs, queues
 from genq.node import Node
 from genq.pipelines import default_registry
 from genq.settings import Settings
@@ -35,6 +37,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        access_log = logging.getLogger("uvicorn.access")
+        if not any(isinstance(f, RedactTokens) for f in access_log.filters):
+            access_log.addFilter(RedactTokens())
         await the_node.start()
         unsubscribe = metrics.watch(the_node.bus)
         try:
@@ -52,10 +57,35 @@ def create_app(
     app.state.node = the_node
     app.state.metrics = metrics
     errors.install(app)
-    for module in (jobs, events, queues, health):
+    for module in (jobs, events, queues, auth, billing, health):
         app.include_router(module.router)
     # Long-lived streams skip FastAPI's per-request machinery (see routes/events.py).
     app.router.routes[:0] = events.raw_routes
+    app.add_middleware(RateLimitHeaders)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=settings.cors_allow_credentials,
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "Last-Event-ID",
+                "X-API-Key",
+                "X-On-Behalf-Of",
+                "Prefer",
+            ],
+            expose_headers=[
+                "X-RateLimit-Limit",
+                "X-RateLimit-Remaining",
+                "X-RateLimit-Reset",
+                "Retry-After",
+                "Idempotent-Replayed",
+            ],
+            max_age=600,
+        )
     app.add_middleware(HttpMetrics, metrics=metrics)
     return app

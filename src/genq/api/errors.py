@@ -39,9 +39,11 @@ def envelope(error: GenqError) -> dict[str, Any]:
 
 def error_response(error: GenqError) -> Response:
     """The HTTP response for an error."""
-    headers = {}
+    headers = dict(error.headers)
     if error.status == 503:
-        headers["Retry-After"] = "1"
+        headers.setdefault("Retry-After", "1")
+    if error.status == 401:
+        headers.setdefault("WWW-Authenticate", "Bearer")
     return Response(
         orjson.dumps(envelope(error)),
         status_code=error.status,

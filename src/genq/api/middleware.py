@@ -1,12 +1,15 @@
-"""Pure ASGI middleware: request body limit, and HTTP metrics."""
+"""Pure ASGI middleware: request body limit, HTTP metrics, rate-limit headers."""
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from genq.api.deps import RATE_LIMIT
 from genq.api.errors import error_response
 from genq.api.metrics import Metrics
 from genq.domain.errors import PayloadTooLarge
@@ -85,3 +88,44 @@ class HttpMetrics:
             await send(message)
 
         await self.app(scope, receive, timed_send)
+
+
+class RateLimitHeaders:
+    """Adds ``X-RateLimit-*`` to every response of a request that was counted."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status = scope.get("state", {}).get(RATE_LIMIT)
+                if status is not None:
+                    headers = list(message.get("headers", ()))
+                    present = {name.lower() for name, _ in headers}
+                    for name, value in status.headers().items():
+                        if name.lower().encode() not in present:
+                            headers.append((name.lower().encode(), value.encode()))
+                    message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+_TOKEN_IN_QUERY = re.compile(r"((?:^|[?&])(?:token|api_key)=)[^&\s]+")
+
+
+class RedactTokens(logging.Filter):
+    """Hides ``?token=`` values (stream tokens) in logged paths, e.g. uvicorn's access log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN_IN_QUERY.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+                for a in record.args
+            )
+        return True

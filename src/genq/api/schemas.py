@@ -75,3 +75,34 @@ class CleanBody(BaseModel):
 
     grace_s: float = Field(ge=0, description="keep jobs that finished more recently than this")
     status: Literal["completed", "failed", "cancelled"] = "completed"
+
+
+class KeyCreate(BaseModel):
+    """``POST /v1/keys``: a new API key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, description="what the key is for")
+    role: Literal["user", "admin", "service", "worker"] = "user"
+    user_id: str | None = Field(
+        None, min_length=1, max_length=200, description="the user it acts as (default: its own)"
+    )
+
+
+class StreamTokenCreate(BaseModel):
+    """``POST /v1/auth/stream-token``: a token for one job's stream, or for all of them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    job_id: str | None = Field(None, description="the job to watch; omitted: /v1/events")
+
+
+class GrantCreate(BaseModel):
+    """``POST /v1/billing/grants``: credits added to a user's ledger."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str = Field(min_length=1, max_length=200)
+    amount: int = Field(gt=0, le=1_000_000_000)
+    kind: Literal["grant", "purchase"] = "grant"
+    note: str | None = Field(None, max_length=1000)

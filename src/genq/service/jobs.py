@@ -9,13 +9,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from genq.bus.base import CONTROL, EVENTS, JOBS, SCHEDULE, Bus
+from genq.domain.auth import Role
 from genq.domain.errors import InvalidRequest, JobNotFound
 from genq.domain.events import Event, iso
 from genq.domain.ids import is_uuid, uuid7
 from genq.domain.job import Job
 from genq.domain.states import JobStatus
 from genq.domain.stats import summary_ms
-from genq.store.base import Idempotency, JobQuery, NewJob, Render, Store, StoredResponse, Submitted
+from genq.service.credits import CreditService
+from genq.store.base import (
+    Idempotency,
+    JobQuery,
+    NewJob,
+    Quota,
+    Render,
+    Store,
+    StoredResponse,
+    Submitted,
+)
 from genq.worker.maintenance.cleaner import clean
 from genq.worker.registry import Registry
 
@@ -40,12 +51,29 @@ class SubmitRequest:
 class JobService:
     """Every job operation a client can ask for, with the events it causes published."""
 
-    def __init__(self, store: Store, bus: Bus, registry: Registry) -> None:
+    def __init__(
+        self,
+        store: Store,
+        bus: Bus,
+        registry: Registry,
+        credits: CreditService | None = None,
+        max_active: dict[str, int] | None = None,
+    ) -> None:
         self.store = store
         self.bus = bus
         self.registry = registry
+        self.credits = credits
+        self.max_active = max_active or {}
 
-    def prepare(self, owner: str, req: SubmitRequest, now: float) -> NewJob:
+    def cost(self, job_type: str, role: Role | None) -> int:
+        """What a job of this type costs its owner: users pay, when credits are on."""
+        if role is not Role.USER or self.credits is None:
+            return 0
+        return self.credits.cost(job_type)
+
+    def prepare(
+        self, owner: str, req: SubmitRequest, now: float, role: Role | None = None
+    ) -> NewJob:
         """Check a request against the registry and turn it into a job to insert."""
         job_type = self.registry.require(req.type)
         job_type.parse(req.params)  # raises InvalidRequest naming each bad field
@@ -65,6 +93,7 @@ class JobService:
             created_at=now,
             priority=req.priority,
             dedupe_key=req.dedupe_key,
+            cost=self.cost(req.type, role),
         )
 
     async def submit(
@@ -73,14 +102,19 @@ class JobService:
         requests: Sequence[SubmitRequest],
         idempotency: Idempotency | None = None,
         render: Render | None = None,
+        role: Role | None = None,
     ) -> tuple[list[Submitted], StoredResponse | None]:
-        """Insert jobs, all or nothing; with ``idempotency``, a repeat returns the first answer."""
+        """Insert jobs, all or nothing; with ``idempotency``, a repeat returns the first answer.
+
+        ``role`` is the submitter's: it decides what the jobs cost and how many active jobs
+        the owner may hold (None: an internal caller, neither charged nor capped).
+        """
         now = time.time()
         new_jobs = []
         errors: list[dict[str, Any]] = []
         for index, req in enumerate(requests):
             try:
-                new_jobs.append(self.prepare(owner, req, now))
+                new_jobs.append(self.prepare(owner, req, now, role))
             except InvalidRequest as exc:
                 if len(requests) == 1:
                     raise
@@ -89,7 +123,9 @@ class JobService:
             raise InvalidRequest(
                 f"{len(errors)} of {len(requests)} jobs are invalid", {"jobs": errors}
             )
-        results, events, stored = await self.store.submit_jobs(new_jobs, idempotency, render)
+        cap = self.max_active.get(role.value) if role is not None else None
+        quota = Quota(max_active=cap) if cap is not None else None
+        results, events, stored = await self.store.submit_jobs(new_jobs, idempotency, render, quota)
         await self._publish(events)
         created = [s.job for s in results if s.created]
         ready = sorted({j.queue for j in created if j.status == JobStatus.QUEUED})
@@ -123,12 +159,15 @@ class JobService:
             await self.bus.publish(CONTROL, {"cancel": {job.id: job.cancel_reason}})
         return job
 
-    async def retry(self, job_id: str, owner: str | None = None) -> Job:
-        """Run a failed or cancelled job again, with a fresh allowance of attempts."""
+    async def retry(self, job_id: str, owner: str | None = None, role: Role | None = None) -> Job:
+        """Run a failed or cancelled job again, with a fresh allowance of attempts.
+
+        A user pays the job's cost again if it was refunded.
+        """
         current = await self.get(job_id, owner)
         job_type = self.registry.get(current.type)
         extra = job_type.max_attempts if job_type else 1
-        job, events = await self.store.retry_job(job_id, extra)
+        job, events = await self.store.retry_job(job_id, extra, self.cost(current.type, role))
         await self._publish(events)
         await self.bus.publish(JOBS, [job.queue])
         return job

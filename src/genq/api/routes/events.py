@@ -16,8 +16,9 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from genq.api.deps import Principal, node, principal
+from genq.api.deps import all_stream_caller, job_stream_caller, node
 from genq.api.sse import EventStream
+from genq.domain.auth import Principal
 from genq.domain.errors import InvalidRequest
 from genq.domain.events import Event
 from genq.domain.sse import comment, frame, global_frame, job_frame, parse_last_event_id
@@ -27,7 +28,13 @@ from genq.node import Node
 router = APIRouter(prefix="/v1", tags=["events"])
 
 NodeDep = Annotated[Node, Depends(node)]
-CallerDep = Annotated[Principal, Depends(principal)]
+StreamToken = Annotated[
+    str | None,
+    Query(
+        description="a stream token from POST /v1/auth/stream-token, for clients that "
+        "cannot send headers (EventSource)"
+    ),
+]
 LastEventId = Annotated[str | None, Header(alias="Last-Event-ID")]
 REPLAY_PAGE = 1000
 GLOBAL_REPLAY_LIMIT = 10_000
@@ -98,9 +105,10 @@ async def job_events(
     job_id: str,
     request: Request,
     genq: NodeDep,
-    caller: CallerDep,
+    caller: Annotated[Principal, Depends(job_stream_caller)],
     last_event_id: LastEventId = None,
     after: Annotated[int | None, Query(ge=0, description="like Last-Event-ID")] = None,
+    token: StreamToken = None,
 ) -> EventStream:
     """A comment, a ``snapshot`` of the job, the events after Last-Event-ID, then live ones;
     ends after the terminal event."""
@@ -117,7 +125,11 @@ async def job_events(
     responses=SSE_RESPONSE,
 )
 async def all_events(
-    request: Request, genq: NodeDep, caller: CallerDep, last_event_id: LastEventId = None
+    request: Request,
+    genq: NodeDep,
+    caller: Annotated[Principal, Depends(all_stream_caller)],
+    last_event_id: LastEventId = None,
+    token: StreamToken = None,
 ) -> EventStream:
     """Live events of all the caller's jobs; with Last-Event-ID, the missed ones first."""
     return await open_all_stream(request, genq, caller, parse_last_event_id(last_event_id))
@@ -141,14 +153,10 @@ class _JobEventsEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
+        job_id = scope["path_params"]["job_id"]
+        caller = await job_stream_caller(request, job_id)
         start = parse_last_event_id(request.headers.get("last-event-id")) or _after(scope)
-        stream = await open_job_stream(
-            request,
-            await node(request),
-            await principal(request),
-            scope["path_params"]["job_id"],
-            start,
-        )
+        stream = await open_job_stream(request, await node(request), caller, job_id, start)
         del request
         await stream(scope, receive, send)
 
@@ -158,10 +166,9 @@ class _AllEventsEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
+        caller = await all_stream_caller(request)
         start = parse_last_event_id(request.headers.get("last-event-id"))
-        stream = await open_all_stream(
-            request, await node(request), await principal(request), start
-        )
+        stream = await open_all_stream(request, await node(request), caller, start)
         del request
         await stream(scope, receive, send)
 

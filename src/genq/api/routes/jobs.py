@@ -6,12 +6,13 @@ import hashlib
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from genq.api.deps import Principal, node, principal
+from genq.api.deps import node, principal, spend
 from genq.api.schemas import CancelBody, JobBatch, JobCreate
+from genq.domain.auth import Principal
 from genq.domain.errors import IdempotencyConflict, InvalidRequest
 from genq.domain.ids import is_uuid
 from genq.domain.states import JobStatus
@@ -81,11 +82,18 @@ def _render_batch(results: list[Submitted]) -> tuple[int, bytes]:
 
 @router.post("/jobs", status_code=201, summary="Submit a job")
 async def create_job(
-    body: JobCreate, genq: NodeDep, caller: CallerDep, idempotency_key: IdempotencyKey = None
+    body: JobCreate,
+    request: Request,
+    genq: NodeDep,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Create a job (201); a dedupe-key hit answers 200 with the active job."""
     idem = _idempotency(caller.user_id, idempotency_key, "/v1/jobs", body)
-    results, stored = await genq.jobs.submit(caller.user_id, [body.to_request()], idem, _render_one)
+    await spend(request, caller, "jobs")
+    results, stored = await genq.jobs.submit(
+        caller.user_id, [body.to_request()], idem, _render_one, caller.role
+    )
     if stored is not None and idem is not None:
         if not results:
             return _replay(stored, idem)
@@ -96,7 +104,11 @@ async def create_job(
 
 @router.post("/jobs/batch", status_code=201, summary="Submit many jobs, all or nothing")
 async def create_jobs(
-    body: JobBatch, genq: NodeDep, caller: CallerDep, idempotency_key: IdempotencyKey = None
+    body: JobBatch,
+    request: Request,
+    genq: NodeDep,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Create up to ``max_batch`` jobs in one transaction."""
     limit = genq.settings.max_batch
@@ -107,7 +119,10 @@ async def create_jobs(
         )
     idem = _idempotency(caller.user_id, idempotency_key, "/v1/jobs/batch", body)
     requests = [j.to_request() for j in body.jobs]
-    results, stored = await genq.jobs.submit(caller.user_id, requests, idem, _render_batch)
+    await spend(request, caller, "jobs", len(requests))
+    results, stored = await genq.jobs.submit(
+        caller.user_id, requests, idem, _render_batch, caller.role
+    )
     if stored is not None and idem is not None:
         if not results:
             return _replay(stored, idem)
@@ -158,12 +173,12 @@ async def cancel_job(
 @router.post("/jobs/{job_id}/retry", summary="Retry a failed or cancelled job")
 async def retry_job(job_id: str, genq: NodeDep, caller: CallerDep) -> Response:
     """Queue the job for a new attempt; 409 unless it failed or was cancelled."""
-    job = await genq.jobs.retry(job_id, caller.scope)
+    job = await genq.jobs.retry(job_id, caller.scope, caller.role)
     return json_response(job.to_dict())
 
 
 @router.get("/job-types", summary="The job types this server knows")
-async def job_types(genq: NodeDep) -> Response:
+async def job_types(genq: NodeDep, caller: CallerDep) -> Response:
     """Every registered job type, its queue, retry and timeout, and its params schema."""
     out = []
     for t in genq.registry:
