@@ -61,7 +61,8 @@ def create_app(
         app.include_router(module.router)
     # Long-lived streams skip FastAPI's per-request machinery (see routes/events.py).
     app.router.routes[:0] = events.raw_routes
-    app.add_middleware(RateLimitHeaders)
+    if the_node.limiter is not None:  # one less layer on every response without limits
+        app.add_middleware(RateLimitHeaders)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(

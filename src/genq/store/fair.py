@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import bindparam, func, literal_column, select
+from sqlalchemy import bindparam, case, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from genq.store.base import NewJob
@@ -24,30 +24,43 @@ from genq.store.schema import ACTIVE_SQL, jobs
 # The rank the queue serves next: its ready head (the claim order's first row).
 _HEAD = (
     select(jobs.c.fair_rank)
-    .where(jobs.c.queue == bindparam("queue"), jobs.c.status == literal_column("'queued'"))
+    .where(jobs.c.queue == bindparam("rank_queue"), jobs.c.status == literal_column("'queued'"))
     .order_by(jobs.c.priority.desc(), jobs.c.fair_rank, jobs.c.id)
     .limit(1)
+    .scalar_subquery()
 )
-# The owner's newest rank among their active jobs in the queue.
-_OWN = select(func.max(jobs.c.fair_rank)).where(
-    jobs.c.owner == bindparam("owner"),
-    jobs.c.queue == bindparam("queue"),
-    literal_column(ACTIVE_SQL),
+# The rank after the owner's newest among their active jobs in the queue.
+_NEXT_OWN = (
+    select(func.max(jobs.c.fair_rank) + 1)
+    .where(
+        jobs.c.owner == bindparam("rank_owner"),
+        jobs.c.queue == bindparam("rank_queue"),
+        literal_column(ACTIVE_SQL),
+    )
+    .scalar_subquery()
 )
+# A new job's rank, as SQL: the later of the queue's head and the owner's next rank. An
+# INSERT of one job computes it in the same statement (no extra round trip while the
+# submission holds the write lock); batches ask for it once per owner and queue.
+RANK = case(
+    (func.coalesce(_NEXT_OWN, 0) > func.coalesce(_HEAD, 0), _NEXT_OWN),
+    else_=func.coalesce(_HEAD, 0),
+)
+_SELECT_RANK = select(RANK)
+
+
+def rank_params(nj: NewJob) -> dict[str, str]:
+    """The parameters :data:`RANK` reads for a new job."""
+    return {"rank_queue": nj.queue, "rank_owner": nj.owner}
 
 
 async def assign_ranks(conn: AsyncConnection, new_jobs: Sequence[NewJob]) -> None:
     """Set ``fair_rank`` on each new job, in order, per (owner, queue)."""
     following: dict[tuple[str, str], int] = {}
-    heads: dict[str, int] = {}
     for nj in new_jobs:
         key = (nj.owner, nj.queue)
         rank = following.get(key)
         if rank is None:
-            if nj.queue not in heads:
-                head = (await conn.execute(_HEAD, {"queue": nj.queue})).scalar()
-                heads[nj.queue] = int(head or 0)
-            own = (await conn.execute(_OWN, {"owner": nj.owner, "queue": nj.queue})).scalar()
-            rank = heads[nj.queue] if own is None else max(heads[nj.queue], int(own) + 1)
+            rank = int((await conn.execute(_SELECT_RANK, rank_params(nj))).scalar_one())
         nj.fair_rank = rank
         following[key] = rank + 1

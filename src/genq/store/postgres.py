@@ -143,7 +143,7 @@ class PostgresStore(SqlStore):
     async def _lock_owner(self, conn: AsyncConnection, owner: str) -> None:
         await conn.execute(_OWNER_LOCK, {"key": f"genq:owner:{owner}"})
 
-    async def _insert_jobs(
+    async def _insert_job_rows(
         self, conn: AsyncConnection, rows: list[dict[str, Any]], dedupe: bool
     ) -> None:
         # One statement whatever the batch size.

@@ -61,7 +61,7 @@ from genq.store.base import (
     StoredResponse,
     Submitted,
 )
-from genq.store.fair import assign_ranks
+from genq.store.fair import RANK, assign_ranks, rank_params
 from genq.store.schema import (
     ACTIVE_SQL,
     DEDUPE_PREDICATE,
@@ -230,6 +230,7 @@ class SqlStore(Store):
         self.url = url
         self._engine: AsyncEngine | None = None
         self._reader: AsyncEngine | None = None
+        self._one_job_inserts: dict[bool, Any] = {}
 
     # --- set-up and seams for subclasses ---------------------------------------------------
 
@@ -246,16 +247,37 @@ class SqlStore(Store):
         """This dialect's ``insert`` (with ``on_conflict_do_nothing``)."""
 
     async def _insert_jobs(
-        self, conn: AsyncConnection, rows: list[dict[str, Any]], dedupe: bool
+        self, conn: AsyncConnection, new_jobs: Sequence[NewJob], dedupe: bool
     ) -> None:
-        """Insert job rows; with ``dedupe``, skip those whose dedupe key has an active job."""
-        if not dedupe:
-            await conn.execute(jobs.insert(), rows)
+        """Insert and rank new jobs; with ``dedupe``, skip those whose dedupe key has an
+        active job."""
+        if len(new_jobs) > 1:
+            await assign_ranks(conn, new_jobs)
+            await self._insert_job_rows(conn, [_new_job_row(nj) for nj in new_jobs], dedupe)
             return
-        stmt = self._insert(jobs).on_conflict_do_nothing(
+        # One job: the INSERT computes its rank and returns it, in one round trip.
+        nj = new_jobs[0]
+        row = {k: v for k, v in _new_job_row(nj).items() if k != "fair_rank"}
+        stmt = self._one_job_inserts.get(dedupe)
+        if stmt is None:  # built once: SQLAlchemy then reuses its compiled form
+            stmt = self._job_insert(dedupe).values(fair_rank=RANK).returning(jobs.c.fair_rank)
+            self._one_job_inserts[dedupe] = stmt
+        rank = (await conn.execute(stmt, {**row, **rank_params(nj)})).scalar()
+        if rank is not None:  # None: skipped for its dedupe key
+            nj.fair_rank = int(rank)
+
+    def _job_insert(self, dedupe: bool) -> Any:
+        if not dedupe:
+            return jobs.insert()
+        return self._insert(jobs).on_conflict_do_nothing(
             index_elements=["owner", "dedupe_key"], index_where=text(DEDUPE_PREDICATE)
         )
-        await conn.execute(stmt, rows)
+
+    async def _insert_job_rows(
+        self, conn: AsyncConnection, rows: list[dict[str, Any]], dedupe: bool
+    ) -> None:
+        """Insert ranked job rows (see :meth:`_insert_jobs`)."""
+        await conn.execute(self._job_insert(dedupe), rows)
 
     async def _insert_events(
         self, conn: AsyncConnection, rows: list[dict[str, Any]]
@@ -429,10 +451,8 @@ class SqlStore(Store):
             stored = await self._stored_response(conn, idempotency.owner, idempotency.key)
             if stored is not None:
                 raise _RollbackWith(stored)
-        await assign_ranks(conn, new_jobs)
-        rows = [_new_job_row(nj) for nj in new_jobs]
         deduping = any(nj.dedupe_key is not None for nj in new_jobs)
-        await self._insert_jobs(conn, rows, deduping)
+        await self._insert_jobs(conn, new_jobs, deduping)
         if deduping:
             ids = [nj.id for nj in new_jobs]
             inserted = set(

@@ -82,11 +82,11 @@ class SqliteStore(SqlStore):
     def _insert(self, table: Any) -> Any:
         return sqlite_insert(table)
 
-    async def _insert_jobs(
+    async def _insert_job_rows(
         self, conn: AsyncConnection, rows: list[dict[str, Any]], dedupe: bool
     ) -> None:
         if dedupe:
-            await super()._insert_jobs(conn, rows, dedupe)
+            await super()._insert_job_rows(conn, rows, dedupe)
         else:
             await conn.exec_driver_sql(_bulk_insert_sql(jobs, rows[0]), rows)
 
