@@ -2,7 +2,7 @@
 
 python -m bench.run                  # full: 3 rounds of everything (make bench)
 python -m bench.run --quick          # 1 round, reduced sizes (make bench-quick)
-python -m bench.run --only peers     # one part: queue, peers, sse or http
+python -m bench.run --only peers     # one part: queue, peers, sse, http or auth
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import http, queue, sse
+from bench import auth, http, queue, sse
 from bench.common import ROOT
 from bench.peers.floor import bench_floor
 from bench.peers.run import DRAIN_CAP_S, available_peers, bench_peer
@@ -205,7 +205,7 @@ def sustained_table(r: dict[str, dict[str, float]]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", choices=["queue", "peers", "sse", "http"], default=None)
+    parser.add_argument("--only", choices=["queue", "peers", "sse", "http", "auth"], default=None)
     args = parser.parse_args()
     rounds = 1 if args.quick else 3
     sizes = [1000] if args.quick else [1000, 5000, 10000]
@@ -245,6 +245,13 @@ def main() -> None:
         if h:
             results["http"] = h
             lines += http_table(h)
+
+    if args.only in (None, "auth"):
+        print("auth benchmarks ...", flush=True)
+        a = auth.bench_auth(rounds, 4 if args.quick else 6, "redis://127.0.0.1:6379/12")
+        if a:
+            results["auth"] = a
+            lines += auth.auth_table(a)
 
     lines.append(f"Whole run: {time.monotonic() - started:.0f} s.")
     out = ROOT / "bench" / "results"
