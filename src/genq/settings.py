@@ -124,6 +124,49 @@ class Settings(BaseSettings):
         "empty: credits are off",
     )
 
+    # --- AI providers and files (docs/generation.md) ---------------------------------------
+    provider: Literal["auto", "demo", "openai"] = Field(
+        "auto",
+        description="who generates images and text; auto: openai when an OpenAI key is set, "
+        "else the offline demo provider",
+    )
+    openai_base_url: str = Field(
+        "https://api.openai.com/v1",
+        description="any OpenAI-compatible API (vLLM, Ollama, LocalAI, a gateway), with its /v1",
+    )
+    openai_api_key: SecretStr | None = Field(None, description="sent as a Bearer token")
+    openai_image_model: str = "dall-e-3"
+    openai_chat_model: str = "gpt-4o-mini"
+    openai_image_response_format: str = Field(
+        "b64_json", description="asked of /images/generations; empty: not sent (url answers)"
+    )
+    tasks_url: str | None = Field(
+        None,
+        description="seed 000's external AI tasks service (POST /tasks, GET /tasks/{id}); "
+        "unset: simulated by the demo provider",
+    )
+    provider_timeout_s: float = Field(120.0, gt=0, description="read timeout of one AI call")
+    provider_connect_timeout_s: float = Field(5.0, gt=0, description="connect timeout")
+    provider_attempts: int = Field(
+        4, ge=1, le=20, description="calls per request to an AI service, the first included"
+    )
+    provider_retry_initial_s: float = Field(0.5, ge=0, description="first retry backoff")
+    provider_retry_max_s: float = Field(
+        10.0, ge=0, description="longest single wait between calls, Retry-After included"
+    )
+    tasks_poll_initial_s: float = Field(1.0, gt=0, description="first wait between task polls")
+    tasks_poll_max_s: float = Field(15.0, gt=0, description="longest wait between task polls")
+    tasks_deadline_s: float = Field(600.0, gt=0, description="how long a task may take in all")
+    image_max_bytes: int = Field(
+        25_000_000, ge=1024, description="largest generated image genq downloads"
+    )
+    blob_dir: str = Field("./genq-files", description="where the local blob store keeps files")
+    public_url: str | None = Field(
+        None,
+        description="this server's public base URL (https://genq.example.com), to make file "
+        "URLs absolute; unset: URLs are paths such as /files/...",
+    )
+
     # --- HTTP hygiene ------------------------------------------------------------------------
     cors_origins: list[str] = Field(
         default_factory=list, description="browser origins allowed to call the API"

@@ -15,12 +15,17 @@
     ├── RateLimitExceeded          429 RATE_LIMIT_EXCEEDED
     ├── JobLimitExceeded           429 JOB_LIMIT_EXCEEDED
     ├── InsufficientCredits        402 INSUFFICIENT_CREDITS
+    ├── UpstreamFailed             502 PROVIDER_ERROR (an AI call made for a request)
+    ├── UpstreamTimeout            504 PROVIDER_TIMEOUT
+    ├── UpstreamRateLimited        503 PROVIDER_RATE_LIMITED
     ├── StoreUnavailable           503 SERVICE_UNAVAILABLE
     └── InternalError              500 INTERNAL_ERROR
 
 Codes follow seed 001. Job failures use :class:`JobError` codes (``TIMEOUT``,
 ``HANDLER_ERROR``, ``LEASE_EXPIRED`` ...), which live in a job's ``error`` field, not in
-HTTP answers.
+HTTP answers; an AI provider's failure, once its retries are spent, is a
+:class:`ProviderError` (``PROVIDER_ERROR``, ``PROVIDER_TIMEOUT``,
+``PROVIDER_RATE_LIMITED``).
 """
 
 from __future__ import annotations
@@ -119,6 +124,24 @@ class InsufficientCredits(GenqError):
     code, status, title = "INSUFFICIENT_CREDITS", 402, "Insufficient credits"
 
 
+class UpstreamFailed(GenqError):
+    """An AI provider failed while genq answered a request directly (not in a job)."""
+
+    code, status, title = "PROVIDER_ERROR", 502, "The AI provider failed"
+
+
+class UpstreamTimeout(GenqError):
+    """An AI provider did not answer in time while genq answered a request directly."""
+
+    code, status, title = "PROVIDER_TIMEOUT", 504, "The AI provider timed out"
+
+
+class UpstreamRateLimited(GenqError):
+    """An AI provider kept rate limiting genq while it answered a request directly."""
+
+    code, status, title = "PROVIDER_RATE_LIMITED", 503, "The AI provider is rate limiting"
+
+
 class StoreUnavailable(GenqError):
     """The database cannot be reached; the request changed nothing."""
 
@@ -154,3 +177,40 @@ class NonRetryableError(JobError):
 
     def __init__(self, message: str, *, code: str = "HANDLER_ERROR", details: Any = None) -> None:
         super().__init__(message, code=code, retryable=False, details=details)
+
+
+class ProviderError(JobError):
+    """An AI provider failed (after its retries): a bad answer, a 4xx or a 5xx."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "PROVIDER_ERROR",
+        retryable: bool = True,
+        details: Any = None,
+    ) -> None:
+        super().__init__(message, code=code, retryable=retryable, details=details)
+
+
+class ProviderTimeout(ProviderError):
+    """An AI provider did not answer, or a task did not finish, in time."""
+
+    def __init__(self, message: str, *, details: Any = None) -> None:
+        super().__init__(message, code="PROVIDER_TIMEOUT", details=details)
+
+
+class ProviderRateLimited(ProviderError):
+    """An AI provider kept answering 429 after every retry."""
+
+    def __init__(self, message: str, *, details: Any = None) -> None:
+        super().__init__(message, code="PROVIDER_RATE_LIMITED", details=details)
+
+
+def upstream(exc: ProviderError) -> GenqError:
+    """The HTTP answer for a provider failure met while serving a request."""
+    kind: type[GenqError] = {
+        "PROVIDER_TIMEOUT": UpstreamTimeout,
+        "PROVIDER_RATE_LIMITED": UpstreamRateLimited,
+    }.get(exc.code, UpstreamFailed)
+    return kind(str(exc), exc.details)
