@@ -204,12 +204,13 @@ ServerFactory = Callable[..., Awaitable[RunningServer]]
 
 
 @pytest.fixture
-async def start_server(db_url: str) -> AsyncIterator[ServerFactory]:
+async def start_server(db_url: str, tmp_path: Any) -> AsyncIterator[ServerFactory]:
     """Start genq servers on free loopback ports; all are stopped after the test."""
     running: list[tuple[uvicorn.Server, asyncio.Task[None], Node]] = []
 
     async def start(registry: Registry | None = None, **overrides: Any) -> RunningServer:
-        settings = make_settings(**{"db_url": db_url, **overrides})
+        values = {"db_url": db_url, "blob_dir": str(tmp_path / "files"), **overrides}
+        settings = make_settings(**values)
         node = Node(
             settings,
             registry or default_registry(),
@@ -241,3 +242,24 @@ async def start_server(db_url: str) -> AsyncIterator[ServerFactory]:
         server.should_exit = True
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, 10)
+
+
+@contextlib.asynccontextmanager
+async def serve_app(app: Any) -> AsyncIterator[str]:
+    """Serve an ASGI app (a fake of some outside service) on a free loopback port; yields
+    its base URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        server.force_exit = True  # a fake may be holding a request open on purpose
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 5)

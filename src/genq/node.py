@@ -10,9 +10,11 @@ import logging
 import secrets
 from typing import TYPE_CHECKING
 
+from genq.blobs import make_blobs
 from genq.bus.base import SCHEDULE, Bus
 from genq.bus.memory import MemoryBus
 from genq.domain.auth import Role
+from genq.providers import make_providers
 from genq.service.credits import CreditService
 from genq.service.events import EventHub
 from genq.service.jobs import JobService
@@ -73,6 +75,8 @@ class Node:
         self.registry = registry
         self.store = store or make_store(settings.db_url)
         self.bus = make_bus(settings)
+        self.providers = make_providers(settings)
+        self.blobs = make_blobs(settings)
         self.credits = CreditService(self.store, settings.credit_costs)
         self.jobs = JobService(
             self.store,
@@ -80,6 +84,7 @@ class Node:
             registry,
             self.credits if self.credits.enabled else None,
             settings.max_active_jobs,
+            self.blobs,
         )
         self.keys = ApiKeys(self.store, settings.api_key_cache_s)
         # Set in start() with auth on; the rate limiter only where some caller is limited.
@@ -104,7 +109,16 @@ class Node:
             queue_limit=settings.sse_queue_limit,
         )
         self.worker = (
-            Worker(self.store, self.bus, registry, worker_config(settings)) if workers else None
+            Worker(
+                self.store,
+                self.bus,
+                registry,
+                worker_config(settings),
+                providers=self.providers,
+                blobs=self.blobs,
+            )
+            if workers
+            else None
         )
         self.serve_events = serve_events
         self.duties: list[Maintenance] = []
@@ -114,7 +128,7 @@ class Node:
                 Scheduler(self.store, self.bus, settings.poll_s),
             ]
             if settings.retention_s is not None:
-                self.duties.append(Cleaner(self.store, settings.retention_s))
+                self.duties.append(Cleaner(self.store, settings.retention_s, blobs=self.blobs))
 
     async def stream_secret(self) -> str:
         """The key that signs stream tokens: configured, or one kept in the database (read
@@ -157,4 +171,6 @@ class Node:
             if self.auth is not None:
                 await self.auth.close()
         await self.bus.stop()
+        await self.providers.close()
+        await self.blobs.close()
         await self.store.close()

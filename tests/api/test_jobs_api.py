@@ -179,7 +179,13 @@ async def test_health_readiness_metrics_and_openapi(server: RunningServer) -> No
         assert "/v1/jobs/{job_id}/events" in spec["paths"]
         assert (await c.get("/docs")).status_code == 200
         types = (await c.get("/v1/job-types")).json()["types"]
-        assert [t["name"] for t in types] == ["demo.steps", "noop"]
+        assert [t["name"] for t in types] == [
+            "concept",
+            "demo.steps",
+            "image",
+            "noop",
+            "prompt.enhance",
+        ]
 
 
 BAD_INPUTS = [
@@ -319,7 +325,13 @@ async def test_bad_input_gets_its_error_and_changes_nothing(
         body = assert_envelope(await c.request(method, path, **kwargs), status, code)
         assert await snapshot(c) == before
     if path == "/v1/jobs" and kwargs.get("json", {}).get("type") == "nope":
-        assert body["details"]["known_types"] == ["demo.steps", "noop"]
+        assert body["details"]["known_types"] == [
+            "concept",
+            "demo.steps",
+            "image",
+            "noop",
+            "prompt.enhance",
+        ]
     if "bad-params" in str(kwargs) or kwargs.get("json", {}).get("params") == {"steps": -1}:
         assert body["details"]["fields"][0]["field"] == "params.steps"
 

@@ -4,8 +4,6 @@ stream tokens: what is accepted, and every way a credential must be refused."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,7 +11,6 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
@@ -24,7 +21,7 @@ from starlette.routing import Route
 
 from genq.store.schema import api_keys
 from tests.auth.conftest import AUTH_SETTINGS, SECRET, bearer, token
-from tests.conftest import RunningServer, ServerFactory
+from tests.conftest import RunningServer, ServerFactory, serve_app
 
 NOW = int(time.time())
 
@@ -63,16 +60,8 @@ async def jwks() -> AsyncIterator[tuple[Jwks, str]]:
         return JSONResponse(provider.document())
 
     app = Starlette(routes=[Route("/.well-known/jwks.json", serve)])
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        await asyncio.sleep(0.01)
-    yield provider, f"http://127.0.0.1:{sock.getsockname()[1]}/.well-known/jwks.json"
-    server.should_exit = True
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(task, 5)
+    async with serve_app(app) as url:
+        yield provider, f"{url}/.well-known/jwks.json"
 
 
 @pytest.fixture

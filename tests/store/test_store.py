@@ -269,8 +269,8 @@ async def test_delete_finished_removes_old_jobs_with_their_events(store: SqlStor
             )
         ]
     )
-    assert await store.delete_finished(time.time() - 50, [JobStatus.FAILED], 10) == 0
-    assert await store.delete_finished(time.time() - 50, [JobStatus.COMPLETED], 10) == 1
+    assert await store.delete_finished(time.time() - 50, [JobStatus.FAILED], 10) == []
+    assert len(await store.delete_finished(time.time() - 50, [JobStatus.COMPLETED], 10)) == 1
     assert await store.get_job(job.id) is None
     assert await store.read_events(job.id, 0) == []
     assert await store.get_job(keep.id) is not None

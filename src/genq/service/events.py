@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from genq.bus.base import EVENTS, Bus, EventRef
@@ -140,6 +141,28 @@ class EventHub:
         w = Watcher(None, owner, self.queue_limit)
         self._all.add(w)
         return w
+
+    async def wait_until_done(
+        self, job_id: str, timeout_s: float, done: Callable[[], Awaitable[bool]]
+    ) -> bool:
+        """Wait up to ``timeout_s`` for the job's terminal event; whether it ended.
+
+        ``done`` reads the job's state once the watcher is registered, so an end that came
+        before is not missed.
+        """
+        w = self.watch_job(job_id)
+        try:
+            if await done():
+                return True
+            async with asyncio.timeout(timeout_s):
+                while True:
+                    _, _, ends = await w.next()
+                    if ends:
+                        return True
+        except TimeoutError:
+            return False
+        finally:
+            self.forget(w)
 
     def seen(self, job_id: str, seq: int) -> None:
         """Note that watchers of ``job_id`` have read up to ``seq`` (so resync starts there)."""

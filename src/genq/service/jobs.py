@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from genq.blobs import BlobStore
 from genq.bus.base import CONTROL, EVENTS, JOBS, SCHEDULE, Bus
 from genq.domain.auth import Role
 from genq.domain.errors import InvalidRequest, JobNotFound
@@ -58,8 +59,10 @@ class JobService:
         registry: Registry,
         credits: CreditService | None = None,
         max_active: dict[str, int] | None = None,
+        blobs: BlobStore | None = None,
     ) -> None:
         self.store = store
+        self.blobs = blobs
         self.bus = bus
         self.registry = registry
         self.credits = credits
@@ -201,7 +204,7 @@ class JobService:
 
     async def clean(self, grace_s: float, statuses: Sequence[JobStatus]) -> int:
         """Delete finished jobs of ``statuses`` that finished more than ``grace_s`` ago."""
-        return await clean(self.store, time.time() - grace_s, statuses)
+        return await clean(self.store, time.time() - grace_s, statuses, blobs=self.blobs)
 
     async def _publish(self, events: list[Event]) -> None:
         if events:

@@ -275,8 +275,9 @@ class Store(ABC):
     @abstractmethod
     async def delete_finished(
         self, before: float, statuses: Sequence[JobStatus], limit: int
-    ) -> int:
-        """Delete up to ``limit`` finished jobs older than ``before`` with their events."""
+    ) -> list[str]:
+        """Delete up to ``limit`` finished jobs older than ``before`` with their events;
+        return their ids."""
 
     @abstractmethod
     async def read_events(self, job_id: str, after_seq: int, limit: int = 1000) -> list[Event]:

@@ -871,17 +871,17 @@ class SqlStore(Store):
 
     async def delete_finished(
         self, before: float, statuses: Sequence[JobStatus], limit: int
-    ) -> int:
+    ) -> list[str]:
         finished = [s for s in statuses if s in TERMINAL]
         if not finished:
-            return 0
+            return []
         pick = (
             select(jobs.c.id).where(_status_is(finished), jobs.c.finished_at < before).limit(limit)
         )
         async with self._write() as conn:
             ids = list((await conn.execute(pick)).scalars())
             if not ids:
-                return 0
+                return []
             # The guards are repeated: on SQLite the pick may run before the write lock is
             # taken, and a job could have been retried since.
             gone = delete(jobs).where(
@@ -890,7 +890,7 @@ class SqlStore(Store):
             deleted = list((await conn.execute(gone.returning(jobs.c.id))).scalars())
             if deleted:
                 await conn.execute(delete(job_events).where(job_events.c.job_id.in_(deleted)))
-            return len(deleted)
+            return deleted
 
     # --- API keys --------------------------------------------------------------------------
 

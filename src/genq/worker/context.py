@@ -12,16 +12,27 @@ from genq.domain.events import EventType
 from genq.domain.job import Job
 
 if TYPE_CHECKING:
+    from genq.blobs import BlobStore
+    from genq.providers import Providers
     from genq.worker.writer import AttemptWriter
 
 
 class JobContext:
     """The running attempt's view of genq. Progress is coalesced; everything else is kept."""
 
-    def __init__(self, job: Job, writer: AttemptWriter, worker: str) -> None:
+    def __init__(
+        self,
+        job: Job,
+        writer: AttemptWriter,
+        worker: str,
+        providers: Providers | None = None,
+        blobs: BlobStore | None = None,
+    ) -> None:
         self.job = job
         self.worker = worker
         self._writer = writer
+        self._providers = providers
+        self._blobs = blobs
         self._cancel_requested = False
         self._step_index = 0
         self.total_steps: int | None = None
@@ -33,6 +44,20 @@ class JobContext:
     def job_id(self) -> str:
         """The job's id."""
         return self.job.id
+
+    @property
+    def providers(self) -> Providers:
+        """The AI providers this worker was given."""
+        if self._providers is None:
+            raise RuntimeError("this worker was started without AI providers")
+        return self._providers
+
+    @property
+    def blobs(self) -> BlobStore:
+        """The blob store for the files this job makes."""
+        if self._blobs is None:
+            raise RuntimeError("this worker was started without a blob store")
+        return self._blobs
 
     @property
     def attempt(self) -> int:

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -31,6 +31,10 @@ from genq.store.base import Store
 from genq.worker.context import JobContext
 from genq.worker.registry import Registry
 from genq.worker.writer import AttemptWriter
+
+if TYPE_CHECKING:
+    from genq.blobs import BlobStore
+    from genq.providers import Providers
 
 log = logging.getLogger("genq.worker")
 
@@ -77,8 +81,12 @@ class Worker:
         registry: Registry,
         config: WorkerConfig | None = None,
         name: str | None = None,
+        providers: Providers | None = None,
+        blobs: BlobStore | None = None,
     ) -> None:
         self.store = store
+        self.providers = providers
+        self.blobs = blobs
         self.bus = bus
         self.registry = registry
         self.config = config or WorkerConfig()
@@ -208,7 +216,7 @@ class Worker:
             _resolve(self._waiter)
 
     def _spawn(self, job: Job) -> None:
-        ctx = JobContext(job, self.writer, self.name)
+        ctx = JobContext(job, self.writer, self.name, self.providers, self.blobs)
         task = asyncio.create_task(self._run(ctx), name=f"genq-job-{job.id}")
         self._running[job.id] = _Running(ctx, task)
 

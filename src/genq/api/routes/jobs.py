@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Annotated, Any
 
 import orjson
@@ -15,7 +16,7 @@ from genq.api.schemas import CancelBody, JobBatch, JobCreate
 from genq.domain.auth import Principal
 from genq.domain.errors import IdempotencyConflict, InvalidRequest
 from genq.domain.ids import is_uuid
-from genq.domain.states import JobStatus
+from genq.domain.states import TERMINAL, JobStatus
 from genq.node import Node
 from genq.store.base import Idempotency, JobQuery, StoredResponse, Submitted
 
@@ -80,6 +81,18 @@ def _render_batch(results: list[Submitted]) -> tuple[int, bytes]:
     return 201, orjson.dumps(body)
 
 
+MAX_WAIT_S = 60
+_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d+)", re.IGNORECASE)
+
+
+def wait_preference(prefer: str | None) -> int | None:
+    """Seconds from ``Prefer: wait=N`` (RFC 7240), at most :data:`MAX_WAIT_S`."""
+    if not prefer:
+        return None
+    found = _WAIT.search(prefer)
+    return None if found is None else min(int(found.group(1)), MAX_WAIT_S)
+
+
 @router.post("/jobs", status_code=201, summary="Submit a job")
 async def create_job(
     body: JobCreate,
@@ -87,6 +100,14 @@ async def create_job(
     genq: NodeDep,
     caller: CallerDep,
     idempotency_key: IdempotencyKey = None,
+    prefer: Annotated[
+        str | None,
+        Header(
+            max_length=200,
+            description="wait=N (at most 60): answer with the finished job if it ends within "
+            "N seconds, else as usual",
+        ),
+    ] = None,
 ) -> Response:
     """Create a job (201); a dedupe-key hit answers 200 with the active job."""
     idem = _idempotency(caller.user_id, idempotency_key, "/v1/jobs", body)
@@ -94,12 +115,22 @@ async def create_job(
     results, stored = await genq.jobs.submit(
         caller.user_id, [body.to_request()], idem, _render_one, caller.role
     )
-    if stored is not None and idem is not None:
-        if not results:
-            return _replay(stored, idem)
-        return Response(stored.body, status_code=stored.status_code, media_type="application/json")
+    if stored is not None and idem is not None and not results:
+        return _replay(stored, idem)
     status, payload = _render_one(results)
-    return Response(payload, status_code=status, media_type="application/json")
+    wait_s = wait_preference(prefer)
+    if wait_s is None:
+        return Response(payload, status_code=status, media_type="application/json")
+    job = results[0].job
+
+    async def ended() -> bool:
+        nonlocal job
+        job = await genq.jobs.get(job.id, caller.scope)
+        return job.status in TERMINAL
+
+    if wait_s > 0 and await genq.hub.wait_until_done(job.id, wait_s, ended):
+        await ended()
+    return json_response(job.to_dict(), status, {"Preference-Applied": f"wait={wait_s}"})
 
 
 @router.post("/jobs/batch", status_code=201, summary="Submit many jobs, all or nothing")
