@@ -160,7 +160,24 @@ class Settings(BaseSettings):
     image_max_bytes: int = Field(
         25_000_000, ge=1024, description="largest generated image genq downloads"
     )
+    blob_store: Literal["local", "s3"] = Field("local", description="where generated files go")
     blob_dir: str = Field("./genq-files", description="where the local blob store keeps files")
+    s3_bucket: str | None = Field(None, description="the bucket (blob_store=s3)")
+    s3_endpoint_url: str | None = Field(
+        None, description="S3-compatible endpoint (MinIO, Supabase Storage, R2); unset: AWS"
+    )
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = Field(None, description="unset: boto3's usual sources")
+    s3_secret_access_key: SecretStr | None = None
+    s3_prefix: str = Field("", description="a folder in the bucket for genq's files")
+    s3_public_url: str | None = Field(
+        None,
+        description="public base URL of the bucket (or a CDN) for file URLs; "
+        "unset: presigned URLs",
+    )
+    s3_url_ttl_s: int = Field(
+        604_800, ge=1, le=604_800, description="life of presigned file URLs (S3 allows 7 days)"
+    )
     public_url: str | None = Field(
         None,
         description="this server's public base URL (https://genq.example.com), to make file "
@@ -214,6 +231,12 @@ class Settings(BaseSettings):
         for role in value.values():
             Role(role)
         return value
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> Settings:
+        if self.blob_store == "s3" and not self.s3_bucket:
+            raise ValueError("blob_store=s3 needs s3_bucket")
+        return self
 
     @model_validator(mode="after")
     def _cors_credentials(self) -> Settings:
