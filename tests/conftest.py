@@ -121,7 +121,8 @@ async def _truncate(url: str) -> None:
     try:
         await conn.execute(
             "TRUNCATE genq_jobs, genq_job_events, genq_idempotency_keys, genq_api_keys,"
-            " genq_credit_accounts, genq_credit_ledger RESTART IDENTITY"
+            " genq_credit_accounts, genq_credit_ledger, genq_exams, genq_exam_questions,"
+            " genq_courses, genq_lessons, genq_job_checkpoints RESTART IDENTITY"
         )
     finally:
         await conn.close()

@@ -172,8 +172,7 @@ class Settings(BaseSettings):
     s3_prefix: str = Field("", description="a folder in the bucket for genq's files")
     s3_public_url: str | None = Field(
         None,
-        description="public base URL of the bucket (or a CDN) for file URLs; "
-        "unset: presigned URLs",
+        description="public base URL of the bucket (or a CDN) for file URLs; unset: presigned URLs",
     )
     s3_url_ttl_s: int = Field(
         604_800, ge=1, le=604_800, description="life of presigned file URLs (S3 allows 7 days)"

@@ -181,6 +181,7 @@ async def test_health_readiness_metrics_and_openapi(server: RunningServer) -> No
         types = (await c.get("/v1/job-types")).json()["types"]
         assert [t["name"] for t in types] == [
             "concept",
+            "course",
             "demo.steps",
             "image",
             "noop",
@@ -327,6 +328,7 @@ async def test_bad_input_gets_its_error_and_changes_nothing(
     if path == "/v1/jobs" and kwargs.get("json", {}).get("type") == "nope":
         assert body["details"]["known_types"] == [
             "concept",
+            "course",
             "demo.steps",
             "image",
             "noop",

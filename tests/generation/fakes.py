@@ -11,6 +11,7 @@ import asyncio
 import base64
 import io
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +81,8 @@ class FakeOpenAI:
         self.image_body: bytes | None = None  # overrides the PNG served for downloads
         self.calls: list[Call] = []
         self.chat_text = "A cat on a velvet sofa, warm window light, shallow depth of field"
+        # When set, chat answers are chat_reply(request body) instead of chat_text.
+        self.chat_reply: Callable[[dict[str, Any]], str] | None = None
         self.app = Starlette(
             routes=[
                 Route("/v1/images/generations", self._images, methods=["POST"]),
@@ -88,6 +91,9 @@ class FakeOpenAI:
             ]
         )
         self.base_url = ""
+
+    def reply(self, body: dict[str, Any]) -> str:
+        return self.chat_reply(body) if self.chat_reply is not None else self.chat_text
 
     def calls_to(self, path: str) -> list[Call]:
         return [c for c in self.calls if c.path == path]
@@ -125,7 +131,7 @@ class FakeOpenAI:
         if body.get("stream"):
 
             async def chunks() -> Any:
-                for piece in self.chat_text.split(" "):
+                for piece in self.reply(body).split(" "):
                     delta = {
                         "choices": [{"index": 0, "delta": {"content": piece + " "}}],
                         "model": model,
@@ -139,7 +145,7 @@ class FakeOpenAI:
                 "id": "chatcmpl-1",
                 "model": model,
                 "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": self.chat_text}}
+                    {"index": 0, "message": {"role": "assistant", "content": self.reply(body)}}
                 ],
                 "usage": {"prompt_tokens": 10, "completion_tokens": 12},
             }

@@ -94,6 +94,11 @@ async def test_new_database_schema_equals_the_migrated_one(
             "genq_credit_accounts",
             "genq_credit_ledger",
             "genq_secrets",
+            "genq_exams",
+            "genq_exam_questions",
+            "genq_courses",
+            "genq_lessons",
+            "genq_job_checkpoints",
         }
         assert len(schema["genq_jobs"]["indexes"]) == 7
         assert schema == await _schema_of(migrated)

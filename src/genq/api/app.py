@@ -13,7 +13,17 @@ from genq import __version__
 from genq.api import errors
 from genq.api.metrics import Metrics
 from genq.api.middleware import BodyLimit, HttpMetrics, RateLimitHeaders, RedactTokens
-from genq.api.routes import auth, billing, events, files, health, jobs, prompts, queues
+from genq.api.routes import (
+    auth,
+    billing,
+    courses,
+    events,
+    files,
+    health,
+    jobs,
+    prompts,
+    queues,
+)
 from genq.node import Node
 from genq.pipelines import default_registry
 from genq.settings import Settings
@@ -57,7 +67,7 @@ def create_app(
     app.state.node = the_node
     app.state.metrics = metrics
     errors.install(app)
-    for module in (jobs, events, queues, auth, billing, prompts, files, health):
+    for module in (jobs, events, queues, auth, billing, prompts, courses, files, health):
         app.include_router(module.router)
     # Long-lived streams skip FastAPI's per-request machinery (see routes/events.py).
     app.router.routes[:0] = events.raw_routes

@@ -8,6 +8,8 @@
     ├── Forbidden                  403 FORBIDDEN
     ├── NotFound                   404 NOT_FOUND (no such route)
     ├── JobNotFound                404 JOB_NOT_FOUND
+    ├── ExamNotFound               404 EXAM_NOT_FOUND
+    ├── CourseNotFound             404 COURSE_NOT_FOUND
     ├── MethodNotAllowed           405 METHOD_NOT_ALLOWED
     ├── InvalidTransition          409 INVALID_TRANSITION (e.g. cancel a completed job)
     ├── IdempotencyConflict        409 IDEMPOTENCY_KEY_REUSED
@@ -80,6 +82,18 @@ class JobNotFound(GenqError):
     """No job with this id is visible to the caller."""
 
     code, status, title = "JOB_NOT_FOUND", 404, "Job not found"
+
+
+class ExamNotFound(GenqError):
+    """No exam with this id is visible to the caller."""
+
+    code, status, title = "EXAM_NOT_FOUND", 404, "Exam not found"
+
+
+class CourseNotFound(GenqError):
+    """No course with this id is visible to the caller."""
+
+    code, status, title = "COURSE_NOT_FOUND", 404, "Course not found"
 
 
 class MethodNotAllowed(GenqError):

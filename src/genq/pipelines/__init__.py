@@ -2,6 +2,7 @@
 
 from genq.pipelines.builtin import register_builtin
 from genq.pipelines.concept import register_concept
+from genq.pipelines.course import register_course
 from genq.pipelines.image import register_image
 from genq.pipelines.prompts import register_prompts
 from genq.worker.registry import Registry
@@ -14,6 +15,7 @@ def default_registry() -> Registry:
     register_image(registry)
     register_concept(registry)
     register_prompts(registry)
+    register_course(registry)
     return registry
 
 

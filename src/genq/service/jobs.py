@@ -11,7 +11,7 @@ from typing import Any
 from genq.blobs import BlobStore
 from genq.bus.base import CONTROL, EVENTS, JOBS, SCHEDULE, Bus
 from genq.domain.auth import Role
-from genq.domain.errors import InvalidRequest, JobNotFound
+from genq.domain.errors import GenqError, InvalidRequest, JobNotFound
 from genq.domain.events import Event, iso
 from genq.domain.ids import is_uuid, uuid7
 from genq.domain.job import Job
@@ -99,6 +99,15 @@ class JobService:
             cost=self.cost(req.type, role),
         )
 
+    async def _admit(self, new_job: NewJob) -> None:
+        """Run the job type's submission check; take its default dedupe key."""
+        job_type = self.registry.require(new_job.type)
+        if job_type.admit is None:
+            return
+        key = await job_type.admit(self.store, new_job.owner, job_type.parse(new_job.params))
+        if new_job.dedupe_key is None and key is not None:
+            new_job.dedupe_key = key
+
     async def submit(
         self,
         owner: str,
@@ -117,11 +126,20 @@ class JobService:
         errors: list[dict[str, Any]] = []
         for index, req in enumerate(requests):
             try:
-                new_jobs.append(self.prepare(owner, req, now, role))
-            except InvalidRequest as exc:
-                if len(requests) == 1:
+                new_job = self.prepare(owner, req, now, role)
+                await self._admit(new_job)
+                new_jobs.append(new_job)
+            except GenqError as exc:
+                if len(requests) == 1 or exc.status >= 500:
                     raise
-                errors.append({"index": index, "message": exc.message, "details": exc.details})
+                errors.append(
+                    {
+                        "index": index,
+                        "code": exc.code,
+                        "message": exc.message,
+                        "details": exc.details,
+                    }
+                )
         if errors:
             raise InvalidRequest(
                 f"{len(errors)} of {len(requests)} jobs are invalid", {"jobs": errors}

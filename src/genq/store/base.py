@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from genq.domain.courses import Course, Exam
 from genq.domain.events import Event, iso
 from genq.domain.job import Job
 from genq.domain.states import Action, JobStatus
@@ -351,3 +352,35 @@ class Store(ABC):
 
         Every node of one database thus signs with the same key without configuring one.
         """
+
+    # --- exams, courses and checkpoints (seed 003) -----------------------------------------
+
+    @abstractmethod
+    async def create_exam(self, exam: Exam) -> None:
+        """Store an exam with its questions, all or nothing."""
+
+    @abstractmethod
+    async def get_exam(self, exam_id: str) -> Exam | None:
+        """An exam with its questions in order."""
+
+    @abstractmethod
+    async def list_exams(
+        self, owner: str | None, limit: int, offset: int
+    ) -> tuple[list[tuple[Exam, int]], int]:
+        """Exams (without questions) and their question counts, newest first; the total."""
+
+    @abstractmethod
+    async def save_course(self, course: Course) -> str:
+        """Store a course and its lessons once per job; the stored course's id."""
+
+    @abstractmethod
+    async def get_course(self, course_id: str) -> Course | None:
+        """A course with its lessons in order."""
+
+    @abstractmethod
+    async def load_checkpoint(self, job_id: str) -> dict[str, Any] | None:
+        """What a job's earlier attempts saved of their progress."""
+
+    @abstractmethod
+    async def save_checkpoint(self, job_id: str, data: dict[str, Any]) -> None:
+        """Replace a job's saved progress."""

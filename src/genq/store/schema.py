@@ -189,3 +189,61 @@ secrets = Table(
     Column("value", Text, nullable=False),
     Column("created_at", Float, nullable=False),
 )
+
+# --- seed 003: exams and the courses made from them (0003) ---------------------------------
+
+exams = Table(
+    "genq_exams",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("genq_exams_owner", "owner", "id"),
+)
+
+exam_questions = Table(
+    "genq_exam_questions",
+    metadata,
+    Column("exam_id", String(36), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("answer", Text),
+    Column("explanation", Text),
+)
+
+courses = Table(
+    "genq_courses",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("exam_id", String(36), nullable=False),
+    # One course per job: a save that is run again (a retried attempt) finds it.
+    Column("job_id", String(36), nullable=False, unique=True),
+    Column("title", Text, nullable=False),
+    Column("topics", Text, nullable=False),  # JSON list of names
+    Column("created_at", Float, nullable=False),
+    Index("genq_courses_owner", "owner", "id"),
+)
+
+lessons = Table(
+    "genq_lessons",
+    metadata,
+    Column("course_id", String(36), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("topic", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("key_points", Text, nullable=False),  # JSON list
+    Column("questions", Text, nullable=False),  # JSON list of question positions
+)
+
+# A running job's saved progress (what a pipeline has finished), so that a later attempt
+# resumes from there. Deleted with the job.
+checkpoints = Table(
+    "genq_job_checkpoints",
+    metadata,
+    Column("job_id", String(36), primary_key=True),
+    Column("data", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)

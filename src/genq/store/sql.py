@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from genq.domain.courses import Course, Exam
 from genq.domain.errors import (
     InvalidTransition,
     JobLimitExceeded,
@@ -45,7 +46,7 @@ from genq.domain.states import (
     sources,
     target,
 )
-from genq.store import credits, keys
+from genq.store import courses, credits, keys
 from genq.store.base import (
     ApiKeyRecord,
     AttemptWrite,
@@ -890,6 +891,7 @@ class SqlStore(Store):
             deleted = list((await conn.execute(gone.returning(jobs.c.id))).scalars())
             if deleted:
                 await conn.execute(delete(job_events).where(job_events.c.job_id.in_(deleted)))
+                await courses.delete_checkpoints(conn, deleted)
             return deleted
 
     # --- API keys --------------------------------------------------------------------------
@@ -953,6 +955,38 @@ class SqlStore(Store):
             value = await keys.secret(conn, name)
         assert value is not None
         return value
+
+    # --- exams, courses and checkpoints ------------------------------------------------------
+
+    async def create_exam(self, exam: Exam) -> None:
+        async with self._write() as conn:
+            await courses.insert_exam(conn, exam)
+
+    async def get_exam(self, exam_id: str) -> Exam | None:
+        async with self._read() as conn:
+            return await courses.exam(conn, exam_id)
+
+    async def list_exams(
+        self, owner: str | None, limit: int, offset: int
+    ) -> tuple[list[tuple[Exam, int]], int]:
+        async with self._read() as conn:
+            return await courses.exam_page(conn, owner, limit, offset)
+
+    async def save_course(self, course: Course) -> str:
+        async with self._write() as conn:
+            return await courses.save_course(conn, course)
+
+    async def get_course(self, course_id: str) -> Course | None:
+        async with self._read() as conn:
+            return await courses.course(conn, course_id)
+
+    async def load_checkpoint(self, job_id: str) -> dict[str, Any] | None:
+        async with self._read() as conn:
+            return await courses.load_checkpoint(conn, job_id)
+
+    async def save_checkpoint(self, job_id: str, data: dict[str, Any]) -> None:
+        async with self._write() as conn:
+            await courses.save_checkpoint(conn, job_id, data, time.time())
 
 
 def _started_data(job: Job, worker: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from genq.domain.job import Job
 if TYPE_CHECKING:
     from genq.blobs import BlobStore
     from genq.providers import Providers
+    from genq.store.base import Store
     from genq.worker.writer import AttemptWriter
 
 
@@ -58,6 +59,19 @@ class JobContext:
         if self._blobs is None:
             raise RuntimeError("this worker was started without a blob store")
         return self._blobs
+
+    @property
+    def store(self) -> Store:
+        """The store (for pipelines that keep records of their own: exams, courses)."""
+        return self._writer.store
+
+    async def load_checkpoint(self) -> dict[str, Any] | None:
+        """What earlier attempts of this job saved of their progress (None: nothing)."""
+        return await self._writer.store.load_checkpoint(self.job.id)
+
+    async def save_checkpoint(self, data: dict[str, Any]) -> None:
+        """Save progress, so that a later attempt (an automatic or manual retry) resumes."""
+        await self._writer.store.save_checkpoint(self.job.id, data)
 
     @property
     def attempt(self) -> int:

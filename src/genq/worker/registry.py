@@ -14,9 +14,14 @@ from genq.domain.errors import InvalidRequest
 from genq.domain.retry import RetryPolicy
 
 if typing.TYPE_CHECKING:
+    from genq.store.base import Store
     from genq.worker.context import JobContext
 
 Handler = Callable[["JobContext", Any], Awaitable[Any]]
+# Run at submission with (store, owner, parsed params): raises a GenqError when the params
+# name something the owner cannot use (a 404 for another user's exam), and may return the
+# job's default dedupe key (seed 003: one active course job per exam).
+Admit = Callable[["Store", str, Any], Awaitable[str | None]]
 
 
 @dataclass(slots=True)
@@ -31,6 +36,7 @@ class JobType:
     timeout_s: float | None = None
     params_model: type[BaseModel] | None = None
     description: str = ""
+    admit: Admit | None = None
 
     def parse(self, params: dict[str, Any]) -> Any:
         """Validated params for the handler: the params model, or the dict itself."""
@@ -78,6 +84,7 @@ class Registry:
         retry: RetryPolicy | None = None,
         timeout_s: float | None = None,
         params: type[BaseModel] | None = None,
+        admit: Admit | None = None,
     ) -> Callable[[Handler], Handler]:
         """Decorator: register an ``async def handler(ctx, params)`` as job type ``name``.
 
@@ -97,6 +104,7 @@ class Registry:
                     timeout_s=timeout_s,
                     params_model=model,
                     description=doc.splitlines()[0] if doc else "",
+                    admit=admit,
                 )
             )
             return handler
