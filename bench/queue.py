@@ -87,10 +87,15 @@ def _latency(url: str, port: int, count: int, tmp: Path, split: bool) -> dict[st
         with process(worker, log=tmp / "worker-latency.log") if split else _nothing():
             time.sleep(2.0 if split else 0.5)
             seen: list[float] = []
+            waited: list[float] = []
             with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:
                 next_at = time.monotonic()
-                for _ in range(count):
-                    seen.append(_submit_and_watch(c))
+                for i in range(count):
+                    # Alternately: submit then watch the stream, or one Prefer: wait request.
+                    if i % 2:
+                        waited.append(_submit_and_wait(c))
+                    else:
+                        seen.append(_submit_and_watch(c))
                     next_at += 0.02
                     time.sleep(max(0.0, next_at - time.monotonic()))
             deadline = time.monotonic() + 60
@@ -105,6 +110,8 @@ def _latency(url: str, port: int, count: int, tmp: Path, split: bool) -> dict[st
         "latency_p99_ms": percentile(waits, 99),
         "result_p50_ms": percentile(seen, 50),
         "result_p99_ms": percentile(seen, 99),
+        "wait_p50_ms": percentile(waited, 50),
+        "wait_p99_ms": percentile(waited, 99),
     }
 
 
@@ -116,6 +123,16 @@ def _submit_and_watch(c: httpx.Client) -> float:
         for line in events.iter_lines():
             if line == "event: job_completed":
                 break
+    return (time.perf_counter() - t0) * 1000
+
+
+def _submit_and_wait(c: httpx.Client) -> float:
+    """Submit one job with ``Prefer: wait`` and get it back finished; milliseconds."""
+    t0 = time.perf_counter()
+    job = c.post(
+        "/v1/jobs", json={"type": "noop", "queue": "latency"}, headers={"Prefer": "wait=10"}
+    ).json()
+    assert job["status"] == "completed", job
     return (time.perf_counter() - t0) * 1000
 
 

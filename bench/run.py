@@ -56,6 +56,35 @@ def _peer_row(p: dict[str, float]) -> dict[str, float]:
     return {**p, "latency_p50_ms": p["start_p50_ms"], "latency_p99_ms": p["start_p99_ms"]}
 
 
+def wait_table(q: dict[str, dict[str, float]], peers: list[dict[str, float]]) -> list[str]:
+    """genq's two ways to see a result (submit + SSE, one Prefer: wait request) against
+    the peers' result waits."""
+    if not q:
+        return []
+    lines = [
+        row("enqueue→result seen, noop job", "p50 (ms)", "p99 (ms)"),
+        row("---", "---", "---"),
+    ]
+    for store, label in (("sqlite", "SQLite"), ("postgres", "PostgreSQL")):
+        f = q.get(store)
+        if not f or "wait_p50_ms" not in f:
+            continue
+        lines.append(
+            row(f"genq {label}: submit, then SSE", f"{f['result_p50_ms']:.2f}",
+                f"{f['result_p99_ms']:.2f}")
+        )  # fmt: skip
+        lines.append(
+            row(f"genq {label}: one request, Prefer: wait", f"{f['wait_p50_ms']:.2f}",
+                f"{f['wait_p99_ms']:.2f}")
+        )  # fmt: skip
+    for p in peers:
+        lines.append(
+            row(f"{p['name']} ({p['backend']})", f"{p['result_p50_ms']:.2f}",
+                f"{p['result_p99_ms']:.2f}")
+        )  # fmt: skip
+    return [*lines, ""]
+
+
 def queue_table(
     q: dict[str, dict[str, float]],
     peers: list[dict[str, float]],
@@ -229,6 +258,7 @@ def main() -> None:
         results["floor"] = floor_figures
     if q or peer_figures:
         lines += queue_table(q, peer_figures, floor_figures, 2_000 if args.quick else 10_000)
+        lines += wait_table(q, peer_figures)
 
     if args.only in (None, "sse"):
         print("SSE benchmarks ...", flush=True)
