@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -157,3 +158,27 @@ def test_demo_is_the_default_and_openai_needs_a_key_or_asking() -> None:
     assert providers(openai_api_key="k").images.name == "openai"
     assert providers(provider="openai").chat.name == "openai"
     assert providers(provider="demo", openai_api_key="k").chat.name == "demo"
+
+
+async def test_calls_are_logged_with_status_and_duration_never_the_key(
+    fake_openai: FakeOpenAI, openai: Providers, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="genq.providers")
+    fake_openai.chat.steps = ["429"]
+    await openai.chat.complete(ChatRequest([{"role": "user", "content": "hi"}]))
+    lines = [r.getMessage() for r in caplog.records if r.name == "genq.providers"]
+    assert any("POST /chat/completions -> 429 in" in line for line in lines)
+    assert any("POST /chat/completions -> 200 in" in line for line in lines)
+    assert all(line.endswith(" ms") for line in lines)
+    assert "sk-test-secret" not in caplog.text
+
+
+async def test_downloads_over_the_size_limit_are_refused(
+    fake_openai: FakeOpenAI, openai: Providers
+) -> None:
+    fake_openai.image_body = b"\x89PNG" + b"0" * 2048
+    openai.max_download_bytes = 1024
+    with pytest.raises(ProviderError) as raised:
+        await openai.download(f"{fake_openai.base_url}/cdn/big.png")
+    assert raised.value.retryable is False
+    assert raised.value.details == {"size": 2052, "limit": 1024}

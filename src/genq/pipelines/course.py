@@ -209,7 +209,7 @@ async def generate_course(ctx: JobContext, params: CourseParams) -> dict[str, An
 
     async with ctx.step("save", "Saving to database"):
         course = Course(
-            id=saved.get("course_id") or uuid7(),
+            id=uuid7(),  # kept only if this job has no course yet (see save_course)
             owner=ctx.job.owner,
             exam_id=exam.id,
             job_id=ctx.job_id,
