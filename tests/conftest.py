@@ -122,7 +122,7 @@ async def _truncate(url: str) -> None:
         await conn.execute(
             "TRUNCATE genq_jobs, genq_job_events, genq_idempotency_keys, genq_api_keys,"
             " genq_credit_accounts, genq_credit_ledger, genq_exams, genq_exam_questions,"
-            " genq_courses, genq_lessons, genq_job_checkpoints RESTART IDENTITY"
+            " genq_courses, genq_lessons, genq_job_checkpoints, genq_workers RESTART IDENTITY"
         )
     finally:
         await conn.close()

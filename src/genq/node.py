@@ -14,12 +14,14 @@ from genq.blobs import make_blobs
 from genq.bus.base import SCHEDULE, Bus
 from genq.bus.memory import MemoryBus
 from genq.domain.auth import Role
+from genq.pipelines.remote import register_remote
 from genq.providers import make_providers
 from genq.service.credits import CreditService
 from genq.service.events import EventHub
 from genq.service.jobs import JobService
 from genq.service.keys import ApiKeys
 from genq.service.limits import RateLimiter
+from genq.service.remote import RemoteWorkers
 from genq.settings import Settings
 from genq.store import make_store
 from genq.store.base import Store
@@ -72,6 +74,7 @@ class Node:
         store: Store | None = None,
     ) -> None:
         self.settings = settings
+        register_remote(registry, settings.remote_job_types)
         self.registry = registry
         self.store = store or make_store(settings.db_url)
         self.bus = make_bus(settings)
@@ -101,6 +104,9 @@ class Node:
             self.limiter = RateLimiter(
                 settings.rate_limit_storage, settings.rate_limit_strategy, settings.rate_limits
             )
+        self.remote = RemoteWorkers(
+            self.store, self.bus, registry, settings.lease_s, settings.heartbeat_s
+        )
         self.hub = EventHub(
             self.store,
             self.bus,

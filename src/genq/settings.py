@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from genq.domain.auth import DEFAULT_ROLE_CLAIMS, Role
+from genq.domain.workers import SEED_004_ROUTES
 from genq.store import normalise_url
 
 # Route groups that rate limits name (docs/auth.md).
@@ -181,6 +182,12 @@ class Settings(BaseSettings):
         None,
         description="this server's public base URL (https://genq.example.com), to make file "
         "URLs absolute; unset: URLs are paths such as /files/...",
+    )
+
+    # --- remote workers (docs/workers.md) --------------------------------------------------
+    remote_job_types: dict[str, str] = Field(
+        default_factory=lambda: dict(SEED_004_ROUTES),
+        description="job type -> queue, for types only remote workers run (seed 004's)",
     )
 
     # --- HTTP hygiene ------------------------------------------------------------------------

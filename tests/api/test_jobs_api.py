@@ -9,8 +9,11 @@ import httpx
 import pytest
 
 from genq.domain.ids import uuid7
+from genq.domain.workers import SEED_004_ROUTES
 from genq.store.migrate import HEAD_REVISION
 from tests.conftest import RunningServer, ServerFactory
+
+BUILT_IN = ["concept", "course", "demo.steps", "image", "noop", "prompt.enhance"]
 
 JSON = {"content-type": "application/json"}
 
@@ -179,14 +182,7 @@ async def test_health_readiness_metrics_and_openapi(server: RunningServer) -> No
         assert "/v1/jobs/{job_id}/events" in spec["paths"]
         assert (await c.get("/docs")).status_code == 200
         types = (await c.get("/v1/job-types")).json()["types"]
-        assert [t["name"] for t in types] == [
-            "concept",
-            "course",
-            "demo.steps",
-            "image",
-            "noop",
-            "prompt.enhance",
-        ]
+        assert [t["name"] for t in types] == sorted([*BUILT_IN, *SEED_004_ROUTES])
 
 
 BAD_INPUTS = [
@@ -326,14 +322,7 @@ async def test_bad_input_gets_its_error_and_changes_nothing(
         body = assert_envelope(await c.request(method, path, **kwargs), status, code)
         assert await snapshot(c) == before
     if path == "/v1/jobs" and kwargs.get("json", {}).get("type") == "nope":
-        assert body["details"]["known_types"] == [
-            "concept",
-            "course",
-            "demo.steps",
-            "image",
-            "noop",
-            "prompt.enhance",
-        ]
+        assert body["details"]["known_types"] == sorted([*BUILT_IN, *SEED_004_ROUTES])
     if "bad-params" in str(kwargs) or kwargs.get("json", {}).get("params") == {"steps": -1}:
         assert body["details"]["fields"][0]["field"] == "params.steps"
 

@@ -99,6 +99,7 @@ async def test_new_database_schema_equals_the_migrated_one(
             "genq_courses",
             "genq_lessons",
             "genq_job_checkpoints",
+            "genq_workers",
         }
         assert len(schema["genq_jobs"]["indexes"]) == 7
         assert schema == await _schema_of(migrated)

@@ -23,6 +23,7 @@ from genq.api.routes import (
     jobs,
     prompts,
     queues,
+    workers,
 )
 from genq.node import Node
 from genq.pipelines import default_registry
@@ -67,7 +68,7 @@ def create_app(
     app.state.node = the_node
     app.state.metrics = metrics
     errors.install(app)
-    for module in (jobs, events, queues, auth, billing, prompts, courses, files, health):
+    for module in (jobs, events, queues, auth, billing, prompts, courses, workers, files, health):
         app.include_router(module.router)
     # Long-lived streams skip FastAPI's per-request machinery (see routes/events.py).
     app.router.routes[:0] = events.raw_routes

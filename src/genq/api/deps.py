@@ -70,6 +70,16 @@ async def all_stream_caller(request: Request) -> Principal:
     return await _resolve(request, ALL_JOBS)
 
 
+async def worker_caller(request: Request) -> Principal:
+    """The caller of the remote-worker protocol: a worker (or an admin) credential."""
+    genq: Node = request.app.state.node
+    if genq.auth is None:
+        return LOCAL_ADMIN
+    return await genq.auth.authenticate(
+        request.headers, request.cookies, None, None, worker_protocol=True
+    )
+
+
 async def admin(request: Request) -> Principal:
     """The caller, who must be an admin (403 otherwise)."""
     caller = await principal(request)

@@ -136,10 +136,16 @@ class Authenticator:
         cookies: Mapping[str, str],
         stream_token: str | None = None,
         stream_job: str | None = None,
+        worker_protocol: bool = False,
     ) -> Principal:
         """The caller of a request. ``stream_token``/``stream_job`` only on SSE routes
-        (``stream_job`` is the watched job, or :data:`ALL_JOBS`)."""
+        (``stream_job`` is the watched job, or :data:`ALL_JOBS`); the worker protocol's
+        routes take worker and admin credentials only, the rest of the API no worker's."""
         principal = await self._identify(headers, cookies, stream_token, stream_job)
+        if worker_protocol:
+            if principal.role not in (Role.WORKER, Role.ADMIN):
+                raise Forbidden("the worker protocol needs worker credentials")
+            return principal
         if principal.role is Role.WORKER:
             raise Forbidden("worker credentials are for the worker protocol only")
         on_behalf = headers.get("x-on-behalf-of")

@@ -16,6 +16,7 @@ from genq.domain.courses import Course, Exam
 from genq.domain.events import Event, iso
 from genq.domain.job import Job
 from genq.domain.states import Action, JobStatus
+from genq.domain.workers import RemoteWorker
 
 
 @dataclass(slots=True)
@@ -384,3 +385,23 @@ class Store(ABC):
     @abstractmethod
     async def save_checkpoint(self, job_id: str, data: dict[str, Any]) -> None:
         """Replace a job's saved progress."""
+
+    # --- remote workers (seed 004) ---------------------------------------------------------
+
+    @abstractmethod
+    async def register_worker(self, worker: RemoteWorker) -> None:
+        """Add a remote worker to the registry."""
+
+    @abstractmethod
+    async def get_worker(self, worker_id: str) -> RemoteWorker | None:
+        """A registered remote worker."""
+
+    @abstractmethod
+    async def list_workers(self) -> tuple[list[RemoteWorker], dict[str, int]]:
+        """Every registered remote worker, newest first, and its running jobs by id."""
+
+    @abstractmethod
+    async def touch_worker(
+        self, worker_id: str, now: float, health: dict[str, Any] | None = None
+    ) -> None:
+        """Note that a worker was heard from (and, given, its health check's outcome)."""

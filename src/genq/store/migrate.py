@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 # The newest revision shipped with this genq (tests check it against the scripts).
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 # Any fixed 64-bit number: serialises concurrent migrations on PostgreSQL.
 _PG_MIGRATION_LOCK = 0x67656E71

@@ -247,3 +247,22 @@ checkpoints = Table(
     Column("data", Text, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
+
+# --- remote workers (0004) ------------------------------------------------------------------
+
+workers = Table(
+    "genq_workers",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(200), nullable=False),
+    # Who registered it (an API key's id, or a user id): only they may act as this worker.
+    Column("principal", String(200), nullable=False),
+    Column("queues", Text, nullable=False),  # JSON list
+    Column("capabilities", Text, nullable=False),  # JSON list
+    Column("max_concurrency", Integer, nullable=False),
+    Column("health_url", Text),
+    Column("callback_url", Text),
+    Column("registered_at", Float, nullable=False),
+    Column("last_seen_at", Float, nullable=False),
+    Column("health", Text),  # JSON: the last health check's outcome
+)

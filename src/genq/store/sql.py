@@ -46,7 +46,8 @@ from genq.domain.states import (
     sources,
     target,
 )
-from genq.store import courses, credits, keys
+from genq.domain.workers import RemoteWorker
+from genq.store import courses, credits, keys, workers
 from genq.store.base import (
     ApiKeyRecord,
     AttemptWrite,
@@ -955,6 +956,26 @@ class SqlStore(Store):
             value = await keys.secret(conn, name)
         assert value is not None
         return value
+
+    # --- remote workers --------------------------------------------------------------------
+
+    async def register_worker(self, worker: RemoteWorker) -> None:
+        async with self._write() as conn:
+            await workers.insert(conn, worker)
+
+    async def get_worker(self, worker_id: str) -> RemoteWorker | None:
+        async with self._read() as conn:
+            return await workers.by_id(conn, worker_id)
+
+    async def list_workers(self) -> tuple[list[RemoteWorker], dict[str, int]]:
+        async with self._read() as conn:
+            return await workers.listing(conn), await workers.running_counts(conn)
+
+    async def touch_worker(
+        self, worker_id: str, now: float, health: dict[str, Any] | None = None
+    ) -> None:
+        async with self._write() as conn:
+            await workers.touch(conn, worker_id, now, health)
 
     # --- exams, courses and checkpoints ------------------------------------------------------
 

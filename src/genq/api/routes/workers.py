@@ -1,0 +1,247 @@
+"""``/v1/workers``: the remote-worker protocol (seed 004) and the workers' registry.
+
+A worker authenticates with a worker credential (an API key of role ``worker``; an admin's
+works too) and acts only as the workers it registered. See docs/workers.md.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
+
+from genq.api.deps import admin, node, worker_caller
+from genq.api.routes.jobs import json_response
+from genq.api.schemas import NAME_PATTERN
+from genq.blobs import job_prefix
+from genq.domain.auth import Principal
+from genq.domain.workers import RemoteWorker, status
+from genq.node import Node
+from genq.service.remote import MAX_WAIT_S, LeaseLost
+
+router = APIRouter(prefix="/v1/workers", tags=["workers"])
+
+NodeDep = Annotated[Node, Depends(node)]
+WorkerDep = Annotated[Principal, Depends(worker_caller)]
+
+
+def _who(caller: Principal) -> str:
+    """The identity a worker registration belongs to."""
+    return caller.key_id or caller.user_id
+
+
+class Register(BaseModel):
+    """``POST /v1/workers``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    queues: list[Annotated[str, Field(min_length=1, max_length=200, pattern=NAME_PATTERN)]] = Field(
+        min_length=1, max_length=50
+    )
+    capabilities: list[str] = Field(default_factory=list, max_length=100)
+    max_concurrency: int = Field(1, ge=1, le=1000)
+    health_url: str | None = Field(None, max_length=2000, pattern=r"^https?://")
+    callback_url: str | None = Field(None, max_length=2000, pattern=r"^https?://")
+
+
+class Claim(BaseModel):
+    """``POST /v1/workers/{id}/claim``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max: int = Field(1, ge=1, le=1000)
+    wait_s: float = Field(MAX_WAIT_S, ge=0, le=MAX_WAIT_S)
+
+
+class Heartbeat(BaseModel):
+    """``POST /v1/workers/{id}/heartbeat``: the attempts it runs (job id -> attempt)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    attempts: dict[str, int] = Field(default_factory=dict, max_length=1000)
+
+
+class ReportedEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(min_length=1, max_length=100, pattern=r"^[a-z][a-z0-9_.]*$")
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Report(BaseModel):
+    """``POST /v1/workers/{id}/jobs/{job_id}/events``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    attempt: int = Field(ge=1)
+    events: list[ReportedEvent] = Field(min_length=1, max_length=1000)
+
+
+class Complete(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    attempt: int = Field(ge=1)
+    result: Any = None
+    output_urls: list[str] = Field(default_factory=list, max_length=100)
+
+
+class ErrorIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field("WORKER_ERROR", min_length=1, max_length=100, pattern=r"^[A-Z][A-Z0-9_]*$")
+    message: str = Field(min_length=1, max_length=4000)
+    details: Any = None
+
+
+class Fail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    attempt: int = Field(ge=1)
+    error: ErrorIn
+    retryable: bool = True
+
+
+class Attempt(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    attempt: int = Field(ge=1)
+
+
+def _describe(w: RemoteWorker, running: int, heartbeat_s: float) -> dict[str, Any]:
+    return {
+        "id": w.id,
+        "name": w.name,
+        "queues": w.queues,
+        "capabilities": w.capabilities,
+        "maxConcurrency": w.max_concurrency,
+        "activeJobs": running,
+        "load": round(running / w.max_concurrency, 3),
+        "status": status(w.last_seen_at, time.time(), heartbeat_s),
+        "lastHeartbeat": w.last_seen_at,
+        "registeredAt": w.registered_at,
+        "healthUrl": w.health_url,
+        "health": w.health,
+    }
+
+
+@router.post("", status_code=201, summary="Register a remote worker")
+async def register(body: Register, genq: NodeDep, caller: WorkerDep) -> Response:
+    """The new worker's id, and the lease and heartbeat intervals it must keep."""
+    w = await genq.remote.register(
+        _who(caller),
+        body.name,
+        body.queues,
+        body.capabilities,
+        body.max_concurrency,
+        body.health_url,
+        body.callback_url,
+    )
+    return json_response(
+        {
+            "id": w.id,
+            "leaseSeconds": genq.remote.lease_s,
+            "heartbeatSeconds": genq.remote.heartbeat_s,
+        },
+        201,
+    )
+
+
+@router.get("", summary="The remote workers' registry (admin)")
+async def list_workers(genq: NodeDep, _: Annotated[Principal, Depends(admin)]) -> Response:
+    """Each worker with its last heartbeat, status (healthy, unhealthy, offline), active
+    jobs and load."""
+    found, running = await genq.store.list_workers()
+    return json_response(
+        {"workers": [_describe(w, running.get(w.id, 0), genq.remote.heartbeat_s) for w in found]}
+    )
+
+
+@router.post("/{worker_id}/claim", summary="Claim jobs (long poll)")
+async def claim(worker_id: str, body: Claim, genq: NodeDep, caller: WorkerDep) -> Response:
+    """Up to ``max`` jobs of the worker's queues, waiting up to ``wait_s`` (at most 30)."""
+    w = await genq.remote.worker(worker_id, _who(caller))
+    jobs = await genq.remote.claim(w, min(body.max, w.max_concurrency), body.wait_s)
+    return json_response({"jobs": [j.to_dict() for j in jobs]})
+
+
+@router.post("/{worker_id}/heartbeat", summary="Renew leases; learn of cancels")
+async def heartbeat(worker_id: str, body: Heartbeat, genq: NodeDep, caller: WorkerDep) -> Response:
+    """``cancel`` lists jobs a client cancelled (stop them and report ``cancelled``);
+    ``lost`` lists jobs whose lease is gone (drop them: they run elsewhere)."""
+    w = await genq.remote.worker(worker_id, _who(caller))
+    state = await genq.remote.heartbeat(w, body.attempts)
+    return json_response(
+        {"renewed": state.renewed, "cancel": state.cancel_requested, "lost": state.lost}
+    )
+
+
+@router.post("/{worker_id}/jobs/{job_id}/events", status_code=204, summary="Report events")
+async def report(
+    worker_id: str, job_id: str, body: Report, genq: NodeDep, caller: WorkerDep
+) -> Response:
+    """Progress (``step_progress`` with ``progress`` 0-100), ``log``, ``step_started``,
+    ``step_completed`` and pipeline events of a running attempt."""
+    w = await genq.remote.worker(worker_id, _who(caller))
+    events = [(e.type, e.data) for e in body.events]
+    await genq.remote.report(w, job_id, body.attempt, events)
+    return Response(status_code=204)
+
+
+@router.post("/{worker_id}/jobs/{job_id}/complete", summary="Complete an attempt")
+async def complete(
+    worker_id: str, job_id: str, body: Complete, genq: NodeDep, caller: WorkerDep
+) -> Response:
+    """The job ends ``completed`` with ``result`` (and ``output_urls`` in it)."""
+    w = await genq.remote.worker(worker_id, _who(caller))
+    result = body.result
+    if body.output_urls:
+        result = {"output": result, "outputUrls": body.output_urls}
+    job = await genq.remote.complete(w, job_id, body.attempt, result)
+    return json_response(job.to_dict())
+
+
+@router.post("/{worker_id}/jobs/{job_id}/fail", summary="Fail an attempt")
+async def fail(
+    worker_id: str, job_id: str, body: Fail, genq: NodeDep, caller: WorkerDep
+) -> Response:
+    """The job's retry policy decides: another attempt later, or failed for good."""
+    w = await genq.remote.worker(worker_id, _who(caller))
+    e = body.error
+    job = await genq.remote.fail(
+        w, job_id, body.attempt, e.code, e.message, body.retryable, e.details
+    )
+    return json_response(job.to_dict())
+
+
+@router.post("/{worker_id}/jobs/{job_id}/cancelled", summary="Confirm a cancel")
+async def cancelled(
+    worker_id: str, job_id: str, body: Attempt, genq: NodeDep, caller: WorkerDep
+) -> Response:
+    """The worker stopped the attempt a client cancelled; the job ends ``cancelled``."""
+    w = await genq.remote.worker(worker_id, _who(caller))
+    job = await genq.remote.cancelled(w, job_id, body.attempt)
+    return json_response(job.to_dict())
+
+
+@router.put("/{worker_id}/jobs/{job_id}/files/{name}", status_code=201, summary="Upload a file")
+async def upload(
+    worker_id: str,
+    job_id: str,
+    name: str,
+    attempt: int,
+    request: Request,
+    genq: NodeDep,
+    caller: WorkerDep,
+) -> Response:
+    """Store an output file of a running attempt in genq's blob store; its URL."""
+    w = await genq.remote.worker(worker_id, _who(caller))
+    job = await genq.store.get_job(job_id)
+    if job is None or job.lease_owner != w.lease_owner or job.attempts != attempt:
+        raise LeaseLost(details={"job_id": job_id, "attempt": attempt})
+    kind = request.headers.get("content-type", "application/octet-stream").split(";")[0]
+    blob = await genq.blobs.put(f"{job_prefix(job_id)}{name}", await request.body(), kind)
+    return json_response({"url": blob.url, "size": blob.size, "contentType": kind}, 201)

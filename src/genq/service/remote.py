@@ -1,0 +1,234 @@
+"""Remote workers (seed 004): machines anywhere that claim jobs of named queues over HTTP.
+
+A worker registers (name, queues, capabilities, max concurrency, optional health URL),
+then claims with a long poll, reports progress, log and step events, renews its leases by
+heartbeat (which carries cancel requests back) and completes or fails each job. Its leases
+are held under ``remote:{worker id}``, so everything the in-process workers guarantee
+holds: a write whose lease is gone is refused, and a worker that vanishes loses its leases
+to the reaper and its jobs run again elsewhere. Outcomes are computed here, with the job
+type's retry policy, never taken from the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from genq.bus.base import EVENTS, JOBS, SCHEDULE, Bus
+from genq.domain import outcomes
+from genq.domain.errors import Forbidden, GenqError, InvalidRequest
+from genq.domain.events import Event, EventType
+from genq.domain.job import Job
+from genq.domain.retry import RetryPolicy
+from genq.domain.states import Action, JobStatus
+from genq.domain.workers import RemoteWorker
+from genq.store.base import AttemptWrite, LeaseState, Store
+from genq.worker.registry import Registry
+
+MAX_WAIT_S = 30.0
+# Events a worker may not write: the job's own life is genq's to record.
+RESERVED_EVENTS = frozenset(
+    {
+        EventType.JOB_CREATED,
+        EventType.JOB_STARTED,
+        EventType.JOB_RETRYING,
+        EventType.JOB_COMPLETED,
+        EventType.JOB_FAILED,
+        EventType.JOB_CANCELLED,
+    }
+)
+
+
+class WorkerNotFound(GenqError):
+    """No registered worker with this id belongs to the caller."""
+
+    code, status, title = "WORKER_NOT_FOUND", 404, "Worker not found"
+
+
+class LeaseLost(GenqError):
+    """The worker no longer holds this attempt's lease (it expired, or the job ended)."""
+
+    code, status, title = "LEASE_LOST", 409, "Lease lost"
+
+
+def _event_values(events: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """The job columns a batch of reported events moves: progress, message, step."""
+    values: dict[str, Any] = {}
+    for kind, data in events:
+        pct = data.get("progress")
+        if kind == EventType.STEP_PROGRESS and isinstance(pct, int | float) and math.isfinite(pct):
+            values["progress"] = max(0, min(100, round(pct)))
+        if kind in (EventType.STEP_STARTED, EventType.STEP_PROGRESS) and data.get("step"):
+            values["step"] = str(data["step"])[:200]
+        if isinstance(data.get("message"), str) and kind != EventType.LOG:
+            values["message"] = data["message"][:2000]
+    return values
+
+
+class RemoteWorkers:
+    """The server side of the remote-worker protocol."""
+
+    def __init__(
+        self, store: Store, bus: Bus, registry: Registry, lease_s: float, heartbeat_s: float
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.registry = registry
+        self.lease_s = lease_s
+        self.heartbeat_s = heartbeat_s
+
+    async def register(
+        self,
+        principal: str,
+        name: str,
+        queues: list[str],
+        capabilities: list[str],
+        max_concurrency: int,
+        health_url: str | None = None,
+        callback_url: str | None = None,
+    ) -> RemoteWorker:
+        """Add a worker; its id is what it acts under from now on."""
+        now = time.time()
+        worker = RemoteWorker(
+            id=str(uuid.uuid4()),
+            name=name,
+            principal=principal,
+            queues=queues,
+            capabilities=capabilities,
+            max_concurrency=max_concurrency,
+            registered_at=now,
+            last_seen_at=now,
+            health_url=health_url,
+            callback_url=callback_url,
+        )
+        await self.store.register_worker(worker)
+        return worker
+
+    async def worker(self, worker_id: str, principal: str) -> RemoteWorker:
+        """The caller's registered worker, or 404."""
+        found = await self.store.get_worker(worker_id)
+        if found is None or found.principal != principal:
+            raise WorkerNotFound()
+        return found
+
+    async def claim(self, worker: RemoteWorker, limit: int, wait_s: float) -> list[Job]:
+        """Up to ``limit`` jobs of the worker's queues, waiting up to ``wait_s`` for one."""
+        deadline = time.monotonic() + min(max(wait_s, 0.0), MAX_WAIT_S)
+        queues = set(worker.queues)
+        woken = asyncio.Event()
+
+        def on_jobs(message: Any) -> None:
+            if queues.intersection(message):
+                woken.set()
+
+        unsubscribe = self.bus.subscribe(JOBS, on_jobs)
+        try:
+            while True:
+                woken.clear()
+                jobs, events = await self.store.claim_jobs(
+                    worker.queues, worker.lease_owner, limit, self.lease_s
+                )
+                await self._publish(events)
+                left = deadline - time.monotonic()
+                if jobs or left <= 0:
+                    await self.store.touch_worker(worker.id, time.time())
+                    return jobs
+                # The bus wakes us when work arrives; the timeout is the safety net.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), timeout=min(left, 1.0))
+        finally:
+            unsubscribe()
+
+    async def report(
+        self,
+        worker: RemoteWorker,
+        job_id: str,
+        attempt: int,
+        events: list[tuple[str, dict[str, Any]]],
+    ) -> None:
+        """Append progress, log and step events of a running attempt."""
+        for kind, _ in events:
+            if kind in RESERVED_EVENTS:
+                raise InvalidRequest(
+                    f"a worker may not write {kind!r} events; use complete or fail",
+                    {"field": "events"},
+                )
+        write = AttemptWrite(
+            job_id, worker.lease_owner, attempt, None, _event_values(events), events
+        )
+        written = await self.store.record_attempts([write])
+        if not written and events:
+            raise LeaseLost(details={"job_id": job_id, "attempt": attempt})
+        await self._publish(written)
+
+    async def heartbeat(self, worker: RemoteWorker, attempts: dict[str, int]) -> LeaseState:
+        """Renew the worker's leases; say which jobs to stop (cancelled) or drop (lost)."""
+        await self.store.touch_worker(worker.id, time.time())
+        if not attempts:
+            return LeaseState([], {}, [])
+        return await self.store.renew_leases(worker.lease_owner, attempts, self.lease_s)
+
+    async def complete(self, worker: RemoteWorker, job_id: str, attempt: int, result: Any) -> Job:
+        """The attempt succeeded with ``result``."""
+        job = await self._running(worker, job_id, attempt)
+        return await self._finish(worker, job, outcomes.completed(job, result, time.time()))
+
+    async def fail(
+        self,
+        worker: RemoteWorker,
+        job_id: str,
+        attempt: int,
+        code: str,
+        message: str,
+        retryable: bool,
+        details: Any = None,
+    ) -> Job:
+        """The attempt failed; the job type's retry policy decides what comes next."""
+        job = await self._running(worker, job_id, attempt)
+        job_type = self.registry.get(job.type)
+        policy = job_type.retry if job_type else RetryPolicy()
+        error = outcomes.error_doc(code, message, details)
+        outcome = outcomes.failed(job, error, retryable, policy, time.time())
+        return await self._finish(worker, job, outcome)
+
+    async def cancelled(self, worker: RemoteWorker, job_id: str, attempt: int) -> Job:
+        """The worker stopped the attempt because a cancel was requested."""
+        job = await self._running(worker, job_id, attempt)
+        if job.cancel_requested_at is None:
+            raise Forbidden("no cancel was requested for this job")
+        return await self._finish(worker, job, outcomes.aborted(job, time.time()))
+
+    async def _running(self, worker: RemoteWorker, job_id: str, attempt: int) -> Job:
+        job = await self.store.get_job(job_id)
+        if (
+            job is None
+            or job.status != JobStatus.RUNNING
+            or job.lease_owner != worker.lease_owner
+            or job.attempts != attempt
+        ):
+            raise LeaseLost(details={"job_id": job_id, "attempt": attempt})
+        return job
+
+    async def _finish(self, worker: RemoteWorker, job: Job, outcome: outcomes.Outcome) -> Job:
+        action, values, events = outcome
+        write = AttemptWrite(job.id, worker.lease_owner, job.attempts, action, values, events)
+        written = await self.store.record_attempts([write])
+        if not written:
+            raise LeaseLost(details={"job_id": job.id, "attempt": job.attempts})
+        await self._publish(written)
+        if action == Action.BACKOFF:
+            await self.bus.publish(SCHEDULE, values["run_at"])
+        elif action == Action.REQUEUE:
+            await self.bus.publish(JOBS, [job.queue])
+        updated = await self.store.get_job(job.id)
+        assert updated is not None
+        return updated
+
+    async def _publish(self, events: list[Event]) -> None:
+        if events:
+            await self.bus.publish(EVENTS, events)
