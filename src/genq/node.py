@@ -105,7 +105,7 @@ class Node:
                 settings.rate_limit_storage, settings.rate_limit_strategy, settings.rate_limits
             )
         self.remote = RemoteWorkers(
-            self.store, self.bus, registry, settings.lease_s, settings.heartbeat_s
+            self.store, self.bus, registry, self.blobs, settings.lease_s, settings.heartbeat_s
         )
         self.hub = EventHub(
             self.store,

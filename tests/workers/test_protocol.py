@@ -66,6 +66,15 @@ async def test_a_remote_worker_runs_a_job_with_live_events(start_server: ServerF
             headers=key,
         )
         assert reported.status_code == 204
+        uploaded = await c.put(
+            f"/v1/workers/{wid}/jobs/{job['id']}/files/out.png?attempt=1",
+            content=b"\x89PNG-bytes",
+            headers={**key, "Content-Type": "image/png"},
+        )
+        assert uploaded.status_code == 201
+        stored = await c.get(uploaded.json()["url"])
+        assert stored.content == b"\x89PNG-bytes"
+        assert stored.headers["content-type"] == "image/png"
         beat = await c.post(
             f"/v1/workers/{wid}/heartbeat", json={"attempts": {job["id"]: 1}}, headers=key
         )
@@ -76,6 +85,12 @@ async def test_a_remote_worker_runs_a_job_with_live_events(start_server: ServerF
             headers=key,
         )
         assert done.json()["status"] == "completed"
+        late = await c.put(
+            f"/v1/workers/{wid}/jobs/{job['id']}/files/late.png?attempt=1",
+            content=b"x",
+            headers=key,
+        )
+        assert late.status_code == 409  # the attempt has ended
         messages = await watch
         await watcher.aclose()
         registry = (await c.get("/v1/workers", headers=bearer(token("root", role="admin")))).json()

@@ -74,12 +74,17 @@ class JobService:
             return 0
         return self.credits.cost(job_type)
 
-    def prepare(
+    async def prepare(
         self, owner: str, req: SubmitRequest, now: float, role: Role | None = None
     ) -> NewJob:
-        """Check a request against the registry and turn it into a job to insert."""
+        """Check a request against the registry (and the job type's submission check) and
+        turn it into a job to insert."""
         job_type = self.registry.require(req.type)
-        job_type.parse(req.params)  # raises InvalidRequest naming each bad field
+        parsed = job_type.parse(req.params)  # raises InvalidRequest naming each bad field
+        dedupe_key = req.dedupe_key
+        if job_type.admit is not None:
+            default_key = await job_type.admit(self.store, owner, parsed)
+            dedupe_key = dedupe_key if dedupe_key is not None else default_key
         run_at = now
         if req.run_at is not None:
             run_at = max(now, req.run_at)
@@ -95,18 +100,9 @@ class JobService:
             run_at=run_at,
             created_at=now,
             priority=req.priority,
-            dedupe_key=req.dedupe_key,
+            dedupe_key=dedupe_key,
             cost=self.cost(req.type, role),
         )
-
-    async def _admit(self, new_job: NewJob) -> None:
-        """Run the job type's submission check; take its default dedupe key."""
-        job_type = self.registry.require(new_job.type)
-        if job_type.admit is None:
-            return
-        key = await job_type.admit(self.store, new_job.owner, job_type.parse(new_job.params))
-        if new_job.dedupe_key is None and key is not None:
-            new_job.dedupe_key = key
 
     async def submit(
         self,
@@ -126,9 +122,7 @@ class JobService:
         errors: list[dict[str, Any]] = []
         for index, req in enumerate(requests):
             try:
-                new_job = self.prepare(owner, req, now, role)
-                await self._admit(new_job)
-                new_jobs.append(new_job)
+                new_jobs.append(await self.prepare(owner, req, now, role))
             except GenqError as exc:
                 if len(requests) == 1 or exc.status >= 500:
                     raise

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from genq.blobs import BlobStore, StoredBlob, job_prefix
 from genq.bus.base import EVENTS, JOBS, SCHEDULE, Bus
 from genq.domain import outcomes
 from genq.domain.errors import Forbidden, GenqError, InvalidRequest
@@ -74,9 +75,16 @@ class RemoteWorkers:
     """The server side of the remote-worker protocol."""
 
     def __init__(
-        self, store: Store, bus: Bus, registry: Registry, lease_s: float, heartbeat_s: float
+        self,
+        store: Store,
+        bus: Bus,
+        registry: Registry,
+        blobs: BlobStore,
+        lease_s: float,
+        heartbeat_s: float,
     ) -> None:
         self.store = store
+        self.blobs = blobs
         self.bus = bus
         self.registry = registry
         self.lease_s = lease_s
@@ -195,6 +203,19 @@ class RemoteWorkers:
         error = outcomes.error_doc(code, message, details)
         outcome = outcomes.failed(job, error, retryable, policy, time.time())
         return await self._finish(worker, job, outcome)
+
+    async def upload(
+        self,
+        worker: RemoteWorker,
+        job_id: str,
+        attempt: int,
+        name: str,
+        data: bytes,
+        content_type: str,
+    ) -> StoredBlob:
+        """Store an output file of a running attempt in the job's folder."""
+        await self._running(worker, job_id, attempt)
+        return await self.blobs.put(f"{job_prefix(job_id)}{name}", data, content_type)
 
     async def cancelled(self, worker: RemoteWorker, job_id: str, attempt: int) -> Job:
         """The worker stopped the attempt because a cancel was requested."""

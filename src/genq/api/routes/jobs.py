@@ -128,8 +128,12 @@ async def create_job(
         job = await genq.jobs.get(job.id, caller.scope)
         return job.status in TERMINAL
 
-    if wait_s > 0 and await genq.hub.wait_until_done(job.id, wait_s, ended):
-        await ended()
+    if (
+        wait_s > 0
+        and await genq.hub.wait_until_done(job.id, wait_s, ended)
+        and job.status not in TERMINAL
+    ):
+        await ended()  # the terminal event came while waiting: read what it left
     return json_response(job.to_dict(), status, {"Preference-Applied": f"wait={wait_s}"})
 
 

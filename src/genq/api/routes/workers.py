@@ -16,11 +16,10 @@ from starlette.responses import Response
 from genq.api.deps import admin, node, worker_caller
 from genq.api.routes.jobs import json_response
 from genq.api.schemas import NAME_PATTERN
-from genq.blobs import job_prefix
 from genq.domain.auth import Principal
 from genq.domain.workers import RemoteWorker, status
 from genq.node import Node
-from genq.service.remote import MAX_WAIT_S, LeaseLost
+from genq.service.remote import MAX_WAIT_S
 
 router = APIRouter(prefix="/v1/workers", tags=["workers"])
 
@@ -31,6 +30,14 @@ WorkerDep = Annotated[Principal, Depends(worker_caller)]
 def _who(caller: Principal) -> str:
     """The identity a worker registration belongs to."""
     return caller.key_id or caller.user_id
+
+
+async def registered(worker_id: str, genq: NodeDep, caller: WorkerDep) -> RemoteWorker:
+    """The worker in the path, which must be one the caller's credential registered."""
+    return await genq.remote.worker(worker_id, _who(caller))
+
+
+RegisteredDep = Annotated[RemoteWorker, Depends(registered)]
 
 
 class Register(BaseModel):
@@ -161,18 +168,16 @@ async def list_workers(genq: NodeDep, _: Annotated[Principal, Depends(admin)]) -
 
 
 @router.post("/{worker_id}/claim", summary="Claim jobs (long poll)")
-async def claim(worker_id: str, body: Claim, genq: NodeDep, caller: WorkerDep) -> Response:
+async def claim(body: Claim, genq: NodeDep, w: RegisteredDep) -> Response:
     """Up to ``max`` jobs of the worker's queues, waiting up to ``wait_s`` (at most 30)."""
-    w = await genq.remote.worker(worker_id, _who(caller))
     jobs = await genq.remote.claim(w, min(body.max, w.max_concurrency), body.wait_s)
     return json_response({"jobs": [j.to_dict() for j in jobs]})
 
 
 @router.post("/{worker_id}/heartbeat", summary="Renew leases; learn of cancels")
-async def heartbeat(worker_id: str, body: Heartbeat, genq: NodeDep, caller: WorkerDep) -> Response:
+async def heartbeat(body: Heartbeat, genq: NodeDep, w: RegisteredDep) -> Response:
     """``cancel`` lists jobs a client cancelled (stop them and report ``cancelled``);
     ``lost`` lists jobs whose lease is gone (drop them: they run elsewhere)."""
-    w = await genq.remote.worker(worker_id, _who(caller))
     state = await genq.remote.heartbeat(w, body.attempts)
     return json_response(
         {"renewed": state.renewed, "cancel": state.cancel_requested, "lost": state.lost}
@@ -180,23 +185,17 @@ async def heartbeat(worker_id: str, body: Heartbeat, genq: NodeDep, caller: Work
 
 
 @router.post("/{worker_id}/jobs/{job_id}/events", status_code=204, summary="Report events")
-async def report(
-    worker_id: str, job_id: str, body: Report, genq: NodeDep, caller: WorkerDep
-) -> Response:
+async def report(job_id: str, body: Report, genq: NodeDep, w: RegisteredDep) -> Response:
     """Progress (``step_progress`` with ``progress`` 0-100), ``log``, ``step_started``,
     ``step_completed`` and pipeline events of a running attempt."""
-    w = await genq.remote.worker(worker_id, _who(caller))
     events = [(e.type, e.data) for e in body.events]
     await genq.remote.report(w, job_id, body.attempt, events)
     return Response(status_code=204)
 
 
 @router.post("/{worker_id}/jobs/{job_id}/complete", summary="Complete an attempt")
-async def complete(
-    worker_id: str, job_id: str, body: Complete, genq: NodeDep, caller: WorkerDep
-) -> Response:
+async def complete(job_id: str, body: Complete, genq: NodeDep, w: RegisteredDep) -> Response:
     """The job ends ``completed`` with ``result`` (and ``output_urls`` in it)."""
-    w = await genq.remote.worker(worker_id, _who(caller))
     result = body.result
     if body.output_urls:
         result = {"output": result, "outputUrls": body.output_urls}
@@ -205,11 +204,8 @@ async def complete(
 
 
 @router.post("/{worker_id}/jobs/{job_id}/fail", summary="Fail an attempt")
-async def fail(
-    worker_id: str, job_id: str, body: Fail, genq: NodeDep, caller: WorkerDep
-) -> Response:
+async def fail(job_id: str, body: Fail, genq: NodeDep, w: RegisteredDep) -> Response:
     """The job's retry policy decides: another attempt later, or failed for good."""
-    w = await genq.remote.worker(worker_id, _who(caller))
     e = body.error
     job = await genq.remote.fail(
         w, job_id, body.attempt, e.code, e.message, body.retryable, e.details
@@ -218,30 +214,18 @@ async def fail(
 
 
 @router.post("/{worker_id}/jobs/{job_id}/cancelled", summary="Confirm a cancel")
-async def cancelled(
-    worker_id: str, job_id: str, body: Attempt, genq: NodeDep, caller: WorkerDep
-) -> Response:
+async def cancelled(job_id: str, body: Attempt, genq: NodeDep, w: RegisteredDep) -> Response:
     """The worker stopped the attempt a client cancelled; the job ends ``cancelled``."""
-    w = await genq.remote.worker(worker_id, _who(caller))
     job = await genq.remote.cancelled(w, job_id, body.attempt)
     return json_response(job.to_dict())
 
 
 @router.put("/{worker_id}/jobs/{job_id}/files/{name}", status_code=201, summary="Upload a file")
 async def upload(
-    worker_id: str,
-    job_id: str,
-    name: str,
-    attempt: int,
-    request: Request,
-    genq: NodeDep,
-    caller: WorkerDep,
+    job_id: str, name: str, attempt: int, request: Request, genq: NodeDep, w: RegisteredDep
 ) -> Response:
     """Store an output file of a running attempt in genq's blob store; its URL."""
-    w = await genq.remote.worker(worker_id, _who(caller))
-    job = await genq.store.get_job(job_id)
-    if job is None or job.lease_owner != w.lease_owner or job.attempts != attempt:
-        raise LeaseLost(details={"job_id": job_id, "attempt": attempt})
     kind = request.headers.get("content-type", "application/octet-stream").split(";")[0]
-    blob = await genq.blobs.put(f"{job_prefix(job_id)}{name}", await request.body(), kind)
+    body = await request.body()
+    blob = await genq.remote.upload(w, job_id, attempt, name, body, kind)
     return json_response({"url": blob.url, "size": blob.size, "contentType": kind}, 201)
