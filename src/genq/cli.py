@@ -155,8 +155,47 @@ def worker(
     db: Annotated[str | None, typer.Option("--db", help="database URL")] = None,
     queue: Annotated[list[str] | None, typer.Option("--queue", help="queues to work")] = None,
     concurrency: Annotated[int | None, typer.Option(help="jobs run at once")] = None,
+    remote: Annotated[
+        str | None, typer.Option("--remote", help="a genq server to work for over HTTP")
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", envvar="GENQ_WORKER_TOKEN", help="worker API key (--remote)"),
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="name in the registry")] = None,
+    capability: Annotated[
+        list[str] | None, typer.Option("--capability", help="capabilities to announce")
+    ] = None,
+    demo_seconds: Annotated[
+        float, typer.Option("--demo-seconds", help="simulated render time of the GPU handlers")
+    ] = 2.0,
+    health_port: Annotated[
+        int | None, typer.Option("--health-port", help="answer GET /health here (0: any port)")
+    ] = None,
+    health_host: Annotated[
+        str, typer.Option("--health-host", help="address the health port binds and announces")
+    ] = "127.0.0.1",
 ) -> None:
-    """Run a worker process (no API): claims and runs jobs until SIGTERM or SIGINT."""
+    """Run a worker process (no API): claims and runs jobs until SIGTERM or SIGINT.
+
+    With --remote it works for a genq server over HTTP (docs/workers.md) instead of
+    reading the database."""
+    if remote is not None:
+        if not token:
+            err.print("[red]--remote needs --token (or GENQ_WORKER_TOKEN): a worker API key[/red]")
+            raise typer.Exit(EXIT_ERROR)
+        _remote_worker(
+            remote,
+            token,
+            queue or ["sdxl_queue"],
+            concurrency or 1,
+            name,
+            capability or [],
+            demo_seconds,
+            health_host if health_port is not None else None,
+            health_port or 0,
+        )
+        return
     from genq.node import Node
     from genq.pipelines import default_registry
 
@@ -166,10 +205,6 @@ def worker(
     async def run() -> None:
         node = Node(settings, default_registry(), workers=True, serve_events=False)
         await node.start()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
         assert node.worker is not None
         logging.getLogger("genq").info(
             "worker %s on %s, queues %s",
@@ -177,11 +212,73 @@ def worker(
             settings.database_url.split("://")[0],
             settings.queues,
         )
-        await stop.wait()
+        await _until_signal()
         logging.getLogger("genq").info(
             "stopping: running jobs have %.0fs to finish", settings.shutdown_grace_s
         )
         await node.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+
+
+async def _until_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+def _remote_worker(
+    url: str,
+    token: str,
+    queues: list[str],
+    concurrency: int,
+    name: str | None,
+    capabilities: list[str],
+    demo_seconds: float,
+    health_host: str | None,
+    health_port: int,
+) -> None:
+    from genq.domain.errors import StoreUnavailable
+    from genq.pipelines import default_registry
+    from genq.pipelines.gpu import register_gpu
+    from genq.providers import make_providers
+    from genq.worker.link import LinkError
+    from genq.worker.remote import RemoteOptions, RemoteRunner
+    from genq.worker.runtime import worker_name
+
+    settings = _settings()
+    _tune_process(settings)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per long poll otherwise
+    registry = default_registry()
+    register_gpu(registry, settings.remote_job_types, demo_seconds)
+    options = RemoteOptions(
+        url,
+        token,
+        queues,
+        name or worker_name(),
+        concurrency,
+        capabilities,
+        shutdown_grace_s=settings.shutdown_grace_s,
+        health_host=health_host,
+        health_port=health_port,
+    )
+
+    async def run() -> None:
+        runner = RemoteRunner(options, registry, make_providers(settings))
+        try:
+            await runner.start()
+        except (LinkError, StoreUnavailable) as exc:
+            await runner.stop(0)
+            err.print(f"[red]{url} refused the worker: {exc}[/red]")
+            raise typer.Exit(EXIT_ERROR) from None
+        await _until_signal()
+        logging.getLogger("genq").info(
+            "stopping: running jobs have %.0fs to finish", settings.shutdown_grace_s
+        )
+        await runner.stop()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())

@@ -27,7 +27,7 @@ from genq.store import make_store
 from genq.store.base import Store
 from genq.store.migrate import upgrade
 from genq.store.sql import SqlStore
-from genq.worker.maintenance import Cleaner, Maintenance, Reaper, Scheduler
+from genq.worker.maintenance import Cleaner, HealthChecker, Maintenance, Reaper, Scheduler
 from genq.worker.registry import Registry
 from genq.worker.runtime import Worker, WorkerConfig
 
@@ -128,13 +128,24 @@ class Node:
         )
         self.serve_events = serve_events
         self.duties: list[Maintenance] = []
-        if workers:
+        # Every serving or working node keeps time: jobs of remote workers need the reaper
+        # and scheduler even where no node of the deployment runs in-process workers.
+        if workers or serve_events:
             self.duties = [
                 Reaper(self.store, self.bus, settings.reaper_interval_s),
                 Scheduler(self.store, self.bus, settings.poll_s),
             ]
             if settings.retention_s is not None:
                 self.duties.append(Cleaner(self.store, settings.retention_s, blobs=self.blobs))
+        if serve_events:
+            self.duties.append(
+                HealthChecker(
+                    self.store,
+                    settings.worker_health_interval_s,
+                    settings.worker_health_timeout_s,
+                    settings.heartbeat_s,
+                )
+            )
 
     async def stream_secret(self) -> str:
         """The key that signs stream tokens: configured, or one kept in the database (read

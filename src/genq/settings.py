@@ -189,6 +189,12 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(SEED_004_ROUTES),
         description="job type -> queue, for types only remote workers run (seed 004's)",
     )
+    worker_health_interval_s: float = Field(
+        30.0, gt=0, description="how often the health_url of each live remote worker is checked"
+    )
+    worker_health_timeout_s: float = Field(
+        5.0, gt=0, description="how long a remote worker's health check may take"
+    )
 
     # --- HTTP hygiene ------------------------------------------------------------------------
     cors_origins: list[str] = Field(

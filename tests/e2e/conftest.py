@@ -58,7 +58,7 @@ def spawn_genq(db_url: str, tmp_path: Path) -> Iterator[Spawn]:
             proc.wait(10)
 
 
-def _wait_until(proc: subprocess.Popen[bytes], log: Path, ready: Any) -> None:
+def wait_until(proc: subprocess.Popen[bytes], log: Path, ready: Any) -> None:
     deadline = time.monotonic() + 30
     while not ready():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -73,7 +73,7 @@ def spawn_worker(spawn_genq: Spawn, tmp_path: Path) -> Spawn:
     def spawn(name: str, **env: Any) -> subprocess.Popen[bytes]:
         proc = spawn_genq(name, "worker", **env)
         log = tmp_path / f"{name}.log"
-        _wait_until(proc, log, lambda: b"worker " in log.read_bytes())
+        wait_until(proc, log, lambda: b"worker " in log.read_bytes())
         return proc
 
     return spawn
@@ -94,7 +94,7 @@ def spawn_api(spawn_genq: Spawn, tmp_path: Path) -> Spawn:
             except httpx.HTTPError:
                 return False
 
-        _wait_until(proc, tmp_path / f"{name}.log", ready)
+        wait_until(proc, tmp_path / f"{name}.log", ready)
         return url
 
     return spawn

@@ -19,6 +19,7 @@ from genq.pipelines import register_builtin
 from genq.service.jobs import SubmitRequest
 from genq.worker.context import JobContext
 from genq.worker.registry import Registry
+from genq.worker.runtime import Worker
 from tests.conftest import make_settings
 
 FAST = RetryPolicy(base_s=0.05, factor=1, cap_s=0.05, jitter=0)
@@ -183,3 +184,32 @@ async def test_graceful_stop_returns_unfinished_jobs_to_the_queue(db_url: str) -
         assert last.data["reason"] == "shutdown"
     finally:
         await n.store.close()
+
+
+async def test_a_job_stopped_before_its_task_starts_is_still_given_back(db_url: str) -> None:
+    # A task cancelled before its first step runs none of its code; the runtime must still
+    # write the outcome rather than leave the job leased until the reaper finds it.
+    n = Node(make_settings(db_url), registry(), workers=False, serve_events=False)
+    await n.start()
+    try:
+        worker = Worker(n.store, n.bus, n.registry)
+        worker.writer.start()
+        shut, cancelled = await submit(n, "sleepy"), await submit(n, "sleepy")
+        claimed, _ = await n.store.claim_jobs(["default"], worker.name, 2, 30)
+        assert {j.id for j in claimed} == {shut, cancelled}
+        for job in claimed:
+            worker._spawn(job)
+        # No await between spawning and stopping: neither task has started.
+        worker._stop_job(shut, "shutdown")
+        worker._stop_job(cancelled, "cancel", "changed my mind")
+        await asyncio.gather(*(r.task for r in worker._running.values()))
+        await worker.writer.close()
+        given_back = await n.store.get_job(shut)
+        assert given_back is not None
+        assert given_back.status == JobStatus.QUEUED
+        assert given_back.max_attempts == 2  # the attempt that never ran is not charged
+        gone = await n.store.get_job(cancelled)
+        assert gone is not None
+        assert gone.status == JobStatus.CANCELLED
+    finally:
+        await n.stop()

@@ -27,22 +27,11 @@ from genq.domain.events import Event, EventType
 from genq.domain.job import Job
 from genq.domain.retry import RetryPolicy
 from genq.domain.states import Action, JobStatus
-from genq.domain.workers import RemoteWorker
+from genq.domain.workers import RESERVED_EVENTS, RemoteWorker
 from genq.store.base import AttemptWrite, LeaseState, Store
 from genq.worker.registry import Registry
 
 MAX_WAIT_S = 30.0
-# Events a worker may not write: the job's own life is genq's to record.
-RESERVED_EVENTS = frozenset(
-    {
-        EventType.JOB_CREATED,
-        EventType.JOB_STARTED,
-        EventType.JOB_RETRYING,
-        EventType.JOB_COMPLETED,
-        EventType.JOB_FAILED,
-        EventType.JOB_CANCELLED,
-    }
-)
 
 
 class WorkerNotFound(GenqError):
@@ -223,6 +212,12 @@ class RemoteWorkers:
         if job.cancel_requested_at is None:
             raise Forbidden("no cancel was requested for this job")
         return await self._finish(worker, job, outcomes.aborted(job, time.time()))
+
+    async def release(self, worker: RemoteWorker, job_id: str, attempt: int) -> Job:
+        """The worker gives the job back unfinished (it is shutting down): the job is ready
+        again at once and the attempt is not counted."""
+        job = await self._running(worker, job_id, attempt)
+        return await self._finish(worker, job, outcomes.interrupted(job, "released", time.time()))
 
     async def _running(self, worker: RemoteWorker, job_id: str, attempt: int) -> Job:
         job = await self.store.get_job(job_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from genq.domain.courses import Course, Exam
 from genq.domain.events import Event, iso
@@ -181,6 +181,25 @@ class FinishedSample:
 
 
 Render = Callable[[list[Submitted]], tuple[int, bytes]]
+
+
+class AttemptStore(Protocol):
+    """What the worker runtime needs to run attempts: a :class:`Store`, or a remote
+    worker's HTTP link to a genq server (:mod:`genq.worker.link`)."""
+
+    async def claim_jobs(
+        self, queues: Sequence[str], worker: str, limit: int, lease_s: float
+    ) -> tuple[list[Job], list[Event]]: ...
+
+    async def record_attempts(self, writes: Sequence[AttemptWrite]) -> list[Event]: ...
+
+    async def renew_leases(
+        self, worker: str, attempts: dict[str, int], lease_s: float
+    ) -> LeaseState: ...
+
+    async def load_checkpoint(self, job_id: str) -> dict[str, Any] | None: ...
+
+    async def save_checkpoint(self, job_id: str, data: dict[str, Any]) -> None: ...
 
 
 class Store(ABC):
@@ -401,7 +420,9 @@ class Store(ABC):
         """Every registered remote worker, newest first, and its running jobs by id."""
 
     @abstractmethod
-    async def touch_worker(
-        self, worker_id: str, now: float, health: dict[str, Any] | None = None
-    ) -> None:
-        """Note that a worker was heard from (and, given, its health check's outcome)."""
+    async def touch_worker(self, worker_id: str, now: float) -> None:
+        """Note that a worker was heard from."""
+
+    @abstractmethod
+    async def set_worker_health(self, worker_id: str, health: dict[str, Any]) -> None:
+        """Keep the outcome of genq's last check of a worker's health URL."""

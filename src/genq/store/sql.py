@@ -971,11 +971,13 @@ class SqlStore(Store):
         async with self._read() as conn:
             return await workers.listing(conn), await workers.running_counts(conn)
 
-    async def touch_worker(
-        self, worker_id: str, now: float, health: dict[str, Any] | None = None
-    ) -> None:
+    async def touch_worker(self, worker_id: str, now: float) -> None:
         async with self._write() as conn:
-            await workers.touch(conn, worker_id, now, health)
+            await workers.touch(conn, worker_id, now)
+
+    async def set_worker_health(self, worker_id: str, health: dict[str, Any]) -> None:
+        async with self._write() as conn:
+            await workers.set_health(conn, worker_id, health)
 
     # --- exams, courses and checkpoints ------------------------------------------------------
 

@@ -58,13 +58,14 @@ async def listing(conn: AsyncConnection) -> list[RemoteWorker]:
     return [_record(r) for r in await conn.execute(stmt)]
 
 
-async def touch(
-    conn: AsyncConnection, worker_id: str, now: float, health: dict[str, Any] | None = None
-) -> None:
-    values: dict[str, Any] = {"last_seen_at": now}
-    if health is not None:
-        values["health"] = orjson.dumps(health).decode()
-    await conn.execute(update(workers).where(workers.c.id == worker_id).values(**values))
+async def touch(conn: AsyncConnection, worker_id: str, now: float) -> None:
+    stmt = update(workers).where(workers.c.id == worker_id).values(last_seen_at=now)
+    await conn.execute(stmt)
+
+
+async def set_health(conn: AsyncConnection, worker_id: str, health: dict[str, Any]) -> None:
+    doc = orjson.dumps(health).decode()
+    await conn.execute(update(workers).where(workers.c.id == worker_id).values(health=doc))
 
 
 async def running_counts(conn: AsyncConnection) -> dict[str, int]:

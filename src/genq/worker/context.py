@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from genq.domain.events import EventType
 from genq.domain.job import Job
+from genq.store.base import Store
 
 if TYPE_CHECKING:
     from genq.blobs import BlobStore
     from genq.providers import Providers
-    from genq.store.base import Store
     from genq.worker.writer import AttemptWriter
 
 
@@ -63,7 +63,10 @@ class JobContext:
     @property
     def store(self) -> Store:
         """The store (for pipelines that keep records of their own: exams, courses)."""
-        return self._writer.store
+        store = self._writer.store
+        if not isinstance(store, Store):
+            raise RuntimeError(f"{self.job.type!r} needs genq's database: a remote worker has none")
+        return store
 
     async def load_checkpoint(self) -> dict[str, Any] | None:
         """What earlier attempts of this job saved of their progress (None: nothing)."""

@@ -27,7 +27,7 @@ from genq.domain.events import Event
 from genq.domain.job import Job
 from genq.domain.retry import RetryPolicy
 from genq.domain.states import Action
-from genq.store.base import Store
+from genq.store.base import AttemptStore
 from genq.worker.context import JobContext
 from genq.worker.registry import Registry
 from genq.worker.writer import AttemptWriter
@@ -59,6 +59,7 @@ class _Running:
     ctx: JobContext
     task: asyncio.Task[None]
     stop_reason: str | None = None  # "cancel", "shutdown" or "lost" once the task is cancelled
+    started: bool = False  # a task cancelled before it starts runs none of its code
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
@@ -76,7 +77,7 @@ class Worker:
 
     def __init__(
         self,
-        store: Store,
+        store: AttemptStore,
         bus: Bus,
         registry: Registry,
         config: WorkerConfig | None = None,
@@ -228,14 +229,21 @@ class Worker:
         if reason == "cancel":
             running.ctx.job.cancel_reason = cancel_reason
             running.ctx.request_cancel()
-        running.task.cancel()
+        if running.started:
+            running.task.cancel()
+        # Otherwise _run sees the stop reason as it starts, and writes the outcome.
 
     # --- running ---------------------------------------------------------------------------
 
     async def _run(self, ctx: JobContext) -> None:
         job = ctx.job
         try:
-            outcome = await self._attempt(ctx)
+            running = self._running[job.id]
+            running.started = True
+            if running.stop_reason is not None:
+                outcome = self._stopped(ctx, running.stop_reason)
+            else:
+                outcome = await self._attempt(ctx)
             if outcome is not None:
                 action, values, events = outcome
                 written = await self.writer.finish(ctx, action, values, events)
@@ -273,14 +281,9 @@ class Worker:
             return outcomes.completed(job, result, time.time())
         except asyncio.CancelledError:
             reason = self._running[job.id].stop_reason if job.id in self._running else None
-            if reason == "cancel":
-                return outcomes.aborted(job, time.time())
-            if reason == "shutdown":
-                return outcomes.interrupted(job, "shutdown", time.time())
-            if reason == "lost":
-                self.writer.forget(ctx)
-                return None
-            raise
+            if reason is None:
+                raise
+            return self._stopped(ctx, reason)
         except TimeoutError:
             error = outcomes.error_doc(
                 "TIMEOUT", f"the attempt took longer than {job_type.timeout_s if job_type else 0}s"
@@ -296,6 +299,16 @@ class Worker:
             log.warning("job %s attempt %d raised %r", job.id, job.attempts, exc)
             error = outcomes.error_doc("HANDLER_ERROR", f"{type(exc).__name__}: {exc}")
             return outcomes.failed(job, error, True, policy, time.time())
+
+    def _stopped(self, ctx: JobContext, reason: str) -> outcomes.Outcome | None:
+        """What to write for an attempt the runtime stopped: cancelled, given back
+        (shutdown), or nothing (the lease is gone)."""
+        if reason == "cancel":
+            return outcomes.aborted(ctx.job, time.time())
+        if reason == "shutdown":
+            return outcomes.interrupted(ctx.job, "shutdown", time.time())
+        self.writer.forget(ctx)
+        return None
 
     # --- leases ----------------------------------------------------------------------------
 
@@ -313,6 +326,9 @@ class Worker:
             state = await self.store.renew_leases(self.name, attempts, self.config.lease_s)
         except StoreUnavailable:
             log.warning("store unavailable; leases not renewed this beat")
+            return
+        except Exception:
+            log.exception("renewing leases failed")
             return
         for job_id, reason in state.cancel_requested.items():
             self._stop_job(job_id, "cancel", reason)

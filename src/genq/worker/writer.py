@@ -18,7 +18,7 @@ from typing import Any
 from genq.domain.errors import StoreUnavailable
 from genq.domain.events import Event, EventType
 from genq.domain.states import Action
-from genq.store.base import AttemptWrite, Store
+from genq.store.base import AttemptStore, AttemptWrite
 from genq.worker.context import JobContext
 
 log = logging.getLogger("genq.worker")
@@ -31,7 +31,7 @@ class AttemptWriter:
 
     def __init__(
         self,
-        store: Store,
+        store: AttemptStore,
         publish: Publish,
         progress_interval_s: float = 0.1,
         flush_interval_s: float = 0.0,

@@ -127,7 +127,7 @@ def _describe(w: RemoteWorker, running: int, heartbeat_s: float) -> dict[str, An
         "maxConcurrency": w.max_concurrency,
         "activeJobs": running,
         "load": round(running / w.max_concurrency, 3),
-        "status": status(w.last_seen_at, time.time(), heartbeat_s),
+        "status": status(w.last_seen_at, time.time(), heartbeat_s, w.health),
         "lastHeartbeat": w.last_seen_at,
         "registeredAt": w.registered_at,
         "healthUrl": w.health_url,
@@ -217,6 +217,14 @@ async def fail(job_id: str, body: Fail, genq: NodeDep, w: RegisteredDep) -> Resp
 async def cancelled(job_id: str, body: Attempt, genq: NodeDep, w: RegisteredDep) -> Response:
     """The worker stopped the attempt a client cancelled; the job ends ``cancelled``."""
     job = await genq.remote.cancelled(w, job_id, body.attempt)
+    return json_response(job.to_dict())
+
+
+@router.post("/{worker_id}/jobs/{job_id}/release", summary="Give a job back unfinished")
+async def release(job_id: str, body: Attempt, genq: NodeDep, w: RegisteredDep) -> Response:
+    """The worker stops without finishing (it is shutting down): the job is queued again
+    at once, and this attempt does not count against its ``max_attempts``."""
+    job = await genq.remote.release(w, job_id, body.attempt)
     return json_response(job.to_dict())
 
 

@@ -1,0 +1,68 @@
+"""HealthChecker: asks each live remote worker that gave a ``health_url`` how it is.
+
+The outcome (ok, HTTP status, milliseconds, error) is kept in the registry and shown by
+``GET /v1/workers``; a worker whose check fails is ``unhealthy`` even while it heartbeats.
+Workers already ``offline`` are not called. Every API node checks (a few small requests a
+worker per interval), so no node has to be elected for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+
+from genq.domain.workers import RemoteWorker, checked, status
+from genq.store.base import Store
+from genq.worker.maintenance.service import Maintenance
+
+
+class HealthChecker(Maintenance):
+    """Checks remote workers' health URLs every ``interval_s``."""
+
+    name = "worker-health"
+
+    def __init__(
+        self, store: Store, interval_s: float, timeout_s: float, heartbeat_s: float
+    ) -> None:
+        super().__init__(interval_s)
+        self.store = store
+        self.timeout_s = timeout_s
+        self.heartbeat_s = heartbeat_s
+        self._http: httpx.AsyncClient | None = None
+
+    async def run_once(self) -> int:
+        found, _ = await self.store.list_workers()
+        now = time.time()
+        due = [
+            w
+            for w in found
+            if w.health_url and status(w.last_seen_at, now, self.heartbeat_s) != "offline"
+        ]
+        if not due:
+            return 0
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=self.timeout_s, follow_redirects=False)
+        await asyncio.gather(*(self._check(w) for w in due))
+        return len(due)
+
+    async def _check(self, worker: RemoteWorker) -> None:
+        assert self._http is not None
+        assert worker.health_url is not None
+        started = time.perf_counter()
+        try:
+            response = await self._http.get(worker.health_url)
+        except httpx.HTTPError as exc:
+            ms = round((time.perf_counter() - started) * 1000)
+            doc = checked(False, time.time(), ms, None, type(exc).__name__)
+        else:
+            ms = round((time.perf_counter() - started) * 1000)
+            ok = response.is_success
+            doc = checked(ok, time.time(), ms, response.status_code, None if ok else "not 2xx")
+        await self.store.set_worker_health(worker.id, doc)
+
+    async def stop(self) -> None:
+        await super().stop()
+        if self._http is not None:
+            await self._http.aclose()
