@@ -2,7 +2,7 @@
 
 python -m bench.run                  # full: 3 rounds of everything (make bench)
 python -m bench.run --quick          # 1 round, reduced sizes (make bench-quick)
-python -m bench.run --only peers     # one part: queue, peers, sse, http or auth
+python -m bench.run --only peers     # one part: queue, peers, sse, http, auth or remote
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import auth, http, queue, sse
+from bench import auth, http, queue, remote, sse
 from bench.common import ROOT
 from bench.peers.floor import bench_floor
 from bench.peers.run import DRAIN_CAP_S, available_peers, bench_peer
@@ -231,10 +231,44 @@ def sustained_table(r: dict[str, dict[str, float]]) -> list[str]:
     ]  # fmt: skip
 
 
+REMOTE_COLUMNS = (
+    ("start_p50_ms", "enqueue→start p50 (ms)", ".2f"),
+    ("start_p99_ms", "enqueue→start p99 (ms)", ".2f"),
+    ("wait_p50_ms", "Prefer: wait p50 (ms)", ".2f"),
+    ("wait_p99_ms", "Prefer: wait p99 (ms)", ".2f"),
+    ("drain", "drain (jobs/s)", ",.0f"),
+)
+
+
+def remote_table(r: dict[str, dict[str, float]]) -> list[str]:
+    """Remote workers beside local ones, with the remote worker's ratio on each store."""
+    lines = [
+        row("worker, noop jobs", *(c[1] for c in REMOTE_COLUMNS)),
+        row(*["---"] * (1 + len(REMOTE_COLUMNS))),
+    ]
+    for name, f in r.items():
+        lines.append(row(name, *(format(f[k], fmt) for k, _, fmt in REMOTE_COLUMNS)))
+    lines.append("")
+    pairs = (("remote worker, sqlite", "in-process, sqlite"),
+             ("remote worker, postgres", "worker process, postgres"))  # fmt: skip
+    for remote_key, local_key in pairs:
+        if remote_key in r and local_key in r:
+            a, b = r[remote_key], r[local_key]
+            ratios = ", ".join(
+                f"{label} {a[k] / b[k]:.2f}"
+                for k, label in (("start_p50_ms", "start p50"), ("wait_p50_ms", "wait p50"),
+                                 ("drain", "drain"))
+            )  # fmt: skip
+            lines.append(f"- {remote_key} ÷ {local_key}: {ratios}")
+    return [*lines, ""]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", choices=["queue", "peers", "sse", "http", "auth"], default=None)
+    parser.add_argument(
+        "--only", choices=["queue", "peers", "sse", "http", "auth", "remote"], default=None
+    )
     args = parser.parse_args()
     rounds = 1 if args.quick else 3
     sizes = [1000] if args.quick else [1000, 5000, 10000]
@@ -282,6 +316,11 @@ def main() -> None:
         if a:
             results["auth"] = a
             lines += auth.auth_table(a)
+    if args.only in (None, "remote"):
+        print("remote worker benchmarks ...", flush=True)
+        r = remote.bench_remote(rounds, args.quick)
+        results["remote"] = r
+        lines += remote_table(r)
 
     lines.append(f"Whole run: {time.monotonic() - started:.0f} s.")
     out = ROOT / "bench" / "results"

@@ -11,7 +11,7 @@ import secrets
 from typing import TYPE_CHECKING
 
 from genq.blobs import make_blobs
-from genq.bus.base import SCHEDULE, Bus
+from genq.bus.base import JOBS, SCHEDULE, Bus
 from genq.bus.memory import MemoryBus
 from genq.domain.auth import Role
 from genq.pipelines.remote import register_remote
@@ -21,6 +21,7 @@ from genq.service.events import EventHub
 from genq.service.jobs import JobService
 from genq.service.keys import ApiKeys
 from genq.service.limits import RateLimiter
+from genq.service.push import Pusher
 from genq.service.remote import RemoteWorkers
 from genq.settings import Settings
 from genq.store import make_store
@@ -105,7 +106,13 @@ class Node:
                 settings.rate_limit_storage, settings.rate_limit_strategy, settings.rate_limits
             )
         self.remote = RemoteWorkers(
-            self.store, self.bus, registry, self.blobs, settings.lease_s, settings.heartbeat_s
+            self.store,
+            self.bus,
+            registry,
+            self.blobs,
+            settings.lease_s,
+            settings.heartbeat_s,
+            self.stream_secret,
         )
         self.hub = EventHub(
             self.store,
@@ -128,11 +135,12 @@ class Node:
         )
         self.serve_events = serve_events
         self.duties: list[Maintenance] = []
+        self.pusher: Pusher | None = None
         # Every serving or working node keeps time: jobs of remote workers need the reaper
         # and scheduler even where no node of the deployment runs in-process workers.
         if workers or serve_events:
             self.duties = [
-                Reaper(self.store, self.bus, settings.reaper_interval_s),
+                Reaper(self.store, self.bus, settings.reaper_interval_s, lease_s=settings.lease_s),
                 Scheduler(self.store, self.bus, settings.poll_s),
             ]
             if settings.retention_s is not None:
@@ -140,12 +148,13 @@ class Node:
         if serve_events:
             self.duties.append(
                 HealthChecker(
-                    self.store,
-                    settings.worker_health_interval_s,
-                    settings.worker_health_timeout_s,
-                    settings.heartbeat_s,
+                    self.store, settings.worker_health_interval_s, settings.worker_health_timeout_s
                 )
             )
+            self.pusher = Pusher(
+                self.remote, settings.poll_s, settings.worker_push_timeout_s, settings.public_url
+            )
+            self.duties.append(self.pusher)
 
     async def stream_secret(self) -> str:
         """The key that signs stream tokens: configured, or one kept in the database (read
@@ -172,6 +181,8 @@ class Node:
         if scheduler is not None:
             # A newly delayed job may be due before the scheduler planned to wake.
             self.bus.subscribe(SCHEDULE, lambda _run_at: scheduler.poke())
+        if self.pusher is not None:
+            self.bus.subscribe(JOBS, self.pusher.wake)
         for duty in self.duties:
             duty.start()
         if self.worker is not None:

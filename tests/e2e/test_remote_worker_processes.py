@@ -16,8 +16,11 @@ import pytest
 from PIL import Image
 
 from genq.node import Node
+from tests.auth.conftest import AUTH_SETTINGS
+from tests.conftest import ServerFactory
 from tests.e2e.conftest import Spawn, wait_until
 from tests.e2e.helpers import assert_well_formed
+from tests.e2e.test_cli import genq_cli
 
 
 def _remote_worker(
@@ -84,3 +87,16 @@ async def test_a_remote_worker_killed_mid_job_loses_it_to_another_that_completes
     assert [e.data["reason"] for e in events if e.type == "job_retrying"] == ["lease_expired"]
     status = {w["name"]: w["status"] for w in workers}
     assert status["fast"] == "healthy"
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_the_remote_worker_says_what_is_wrong_with_its_start(
+    start_server: ServerFactory,
+) -> None:
+    server = await start_server(**AUTH_SETTINGS)
+    no_token = await genq_cli("worker", "--remote", server.url)
+    bad_token = await genq_cli("worker", "--remote", server.url, "--token", "gq_not-a-key")
+    assert no_token[0] == 2
+    assert "--remote needs --token" in no_token[1]
+    assert bad_token[0] == 2
+    assert "refused the worker: 401 UNAUTHORIZED" in bad_token[1]

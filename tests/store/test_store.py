@@ -51,6 +51,15 @@ async def test_submit_writes_the_job_and_its_created_event(store: SqlStore) -> N
     assert stored.last_seq == 1
 
 
+async def test_get_jobs_reads_many_by_id_and_leaves_out_unknown_ones(store: SqlStore) -> None:
+    results, _, _ = await store.submit_jobs([new_job() for _ in range(600)])
+    ids = [r.job.id for r in results]
+    found = await store.get_jobs([*ids, "no-such-job"])
+    assert set(found) == set(ids)  # across more than one chunk of 500
+    assert all(found[i].id == i and found[i].params == {"n": 1} for i in ids)
+    assert await store.get_jobs([]) == {}
+
+
 async def test_a_future_run_at_makes_the_job_delayed(store: SqlStore) -> None:
     results, _, _ = await store.submit_jobs([new_job(delay=60)])
     assert results[0].job.status == JobStatus.DELAYED

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from genq.domain.errors import JobError, NonRetryableError
+from genq.domain.errors import JobError, NonRetryableError, StoreUnavailable
 from genq.domain.job import Job
 from genq.domain.retry import RetryPolicy
 from genq.domain.states import JobStatus
@@ -18,6 +18,7 @@ from genq.node import Node
 from genq.pipelines import register_builtin
 from genq.service.jobs import SubmitRequest
 from genq.worker.context import JobContext
+from genq.worker.maintenance import Reaper
 from genq.worker.registry import Registry
 from genq.worker.runtime import Worker
 from tests.conftest import make_settings
@@ -211,5 +212,38 @@ async def test_a_job_stopped_before_its_task_starts_is_still_given_back(db_url: 
         gone = await n.store.get_job(cancelled)
         assert gone is not None
         assert gone.status == JobStatus.CANCELLED
+    finally:
+        await n.stop()
+
+
+async def test_the_reaper_waits_a_lease_after_the_database_was_away(db_url: str) -> None:
+    # No worker could renew while the database was away: their leases get one more
+    # lease period before the reaper takes their jobs.
+    n = Node(make_settings(db_url), registry(), workers=False, serve_events=False)
+    await n.start()
+    try:
+        job_id = await submit(n, "sleepy")
+        await n.store.claim_jobs(["default"], "gone-worker", 1, lease_s=0.0)
+        reaper = Reaper(n.store, n.bus, lease_s=0.5)
+        real = n.store.expired_attempts
+
+        async def away(now: float, limit: int) -> list[Job]:
+            raise StoreUnavailable("database away")
+
+        n.store.expired_attempts = away  # type: ignore[method-assign]
+        with pytest.raises(StoreUnavailable):
+            await reaper.run_once()
+        n.store.expired_attempts = real  # type: ignore[method-assign]
+        assert await reaper.run_once() == 0  # back, but within the lease's grace
+        job = await n.store.get_job(job_id)
+        assert job is not None
+        assert job.status == JobStatus.RUNNING
+        await asyncio.sleep(0.6)
+        assert await reaper.run_once() == 1
+        job = await n.store.get_job(job_id)
+        assert job is not None
+        assert job.status == JobStatus.FAILED  # sleepy has one attempt
+        assert job.error is not None
+        assert job.error["code"] == "LEASE_EXPIRED"
     finally:
         await n.stop()

@@ -152,3 +152,64 @@ async def test_workers_act_only_on_their_own_leases(start_server: ServerFactory)
         )
         assert failed.json()["status"] == "failed"
         assert failed.json()["error"]["code"] == "CUDA_OOM"
+
+
+async def test_a_batch_applies_many_attempts_writes_and_says_which_were_refused(
+    start_server: ServerFactory,
+) -> None:
+    server = await start_server(**AUTH_SETTINGS)
+    key = await worker_key(server)
+    alice = bearer(token("alice"))
+    async with server.client() as c:
+        wid = await register(c, key, max_concurrency=3)
+        ids = [
+            (
+                await c.post(
+                    "/v1/jobs",
+                    json={"type": "sdxl_image_fast", "params": {"prompt": f"cat {i}"}},
+                    headers=alice,
+                )
+            ).json()["id"]
+            for i in range(3)
+        ]
+        claimed = await c.post(
+            f"/v1/workers/{wid}/claim", json={"max": 3, "wait_s": 0}, headers=key
+        )
+        assert len(claimed.json()["jobs"]) == 3
+        done, failing, stale = ids
+        progress = {"type": "step_progress", "data": {"progress": 50, "step": "denoise"}}
+        batch = {
+            "writes": [
+                {"job_id": done, "attempt": 1, "events": [progress]},
+                {"job_id": done, "attempt": 1, "end": "complete", "result": {"n": 1}},
+                {
+                    "job_id": failing,
+                    "attempt": 1,
+                    "end": "fail",
+                    "error": {"code": "CUDA_OOM", "message": "out of memory"},
+                },
+                {"job_id": stale, "attempt": 2, "events": [progress]},
+                {"job_id": stale, "attempt": 1, "end": "cancelled"},
+            ]
+        }
+        answer = await c.post(f"/v1/workers/{wid}/batch", json=batch, headers=key)
+        # A forbidden event refuses the whole batch, and nothing of it is applied.
+        bad = {
+            "writes": [
+                {"job_id": stale, "attempt": 1, "events": [progress]},
+                {"job_id": stale, "attempt": 1, "events": [{"type": "job_failed", "data": {}}]},
+            ]
+        }
+        refused = await c.post(f"/v1/workers/{wid}/batch", json=bad, headers=key)
+        jobs = {j: (await c.get(f"/v1/jobs/{j}", headers=alice)).json() for j in ids}
+    assert answer.status_code == 200, answer.text
+    assert sorted(answer.json()["written"]) == sorted([done, failing])
+    assert answer.json()["refused"] == {stale: "NOT_CANCELLED"}
+    assert jobs[done]["status"] == "completed"
+    assert jobs[done]["result"] == {"n": 1}
+    assert jobs[done]["step"] == "denoise"
+    assert jobs[failing]["status"] == "delayed"  # retryable: the job type's backoff
+    assert jobs[failing]["error"]["code"] == "CUDA_OOM"
+    assert refused.status_code == 400
+    assert jobs[stale]["status"] == "running"
+    assert jobs[stale]["progress"] == 0

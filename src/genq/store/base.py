@@ -249,6 +249,10 @@ class Store(ABC):
         """One job by id."""
 
     @abstractmethod
+    async def get_jobs(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        """Jobs by id, in one read; ids not found are left out."""
+
+    @abstractmethod
     async def list_jobs(self, query: JobQuery) -> list[Job]:
         """Jobs matching ``query``, newest first."""
 

@@ -557,6 +557,17 @@ class SqlStore(Store):
             row = (await conn.execute(_GET_JOB, {"id": job_id})).first()
             return None if row is None else row_to_job(row)
 
+    async def get_jobs(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        if not job_ids:
+            return {}
+        found: dict[str, Job] = {}
+        async with self._read() as conn:
+            for start in range(0, len(job_ids), 500):  # within SQLite's variable limit
+                chunk = list(job_ids[start : start + 500])
+                rows = await conn.execute(select(jobs).where(jobs.c.id.in_(chunk)))
+                found.update((job.id, job) for job in map(row_to_job, rows))
+        return found
+
     async def list_jobs(self, query: JobQuery) -> list[Job]:
         conds: list[ColumnElement[bool]] = []
         if query.owner is not None:

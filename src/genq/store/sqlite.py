@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import cache
@@ -27,6 +29,21 @@ def _bulk_insert_sql_for(table: str, columns: tuple[str, ...]) -> str:
 def _bulk_insert_sql(table: Table, row: dict[str, Any]) -> str:
     """An INSERT of ``row``'s columns with named parameters, for the driver's executemany."""
     return _bulk_insert_sql_for(table.name, tuple(row))
+
+
+def _switch_to_wal(cur: Any, within_s: float) -> None:
+    """``PRAGMA journal_mode=WAL``, retried while the file is locked: on a new file the
+    switch needs a lock that SQLite does not wait for even with a busy timeout (another
+    connection's migration may hold it for a moment). Runs in the driver's thread."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 class SqliteStore(SqlStore):
@@ -72,7 +89,7 @@ class SqliteStore(SqlStore):
             # The timeout first: switching a new file to WAL needs a lock that another
             # connection (another process's migration, say) may hold for a moment.
             cur.execute(f"PRAGMA busy_timeout={int(timeout)}")
-            cur.execute("PRAGMA journal_mode=WAL")
+            _switch_to_wal(cur, timeout / 1000)
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
             dbapi_conn.isolation_level = isolation

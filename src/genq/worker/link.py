@@ -2,10 +2,10 @@
 
 It speaks the remote-worker protocol and offers the worker runtime the few store calls it
 makes (:class:`genq.store.base.AttemptStore`), so the in-process :class:`Worker` runs
-remote jobs unchanged: claiming is a long poll, heartbeats renew leases, and an attempt's
-writes become event reports, or ``complete``, ``fail``, ``cancelled`` and ``release``
-when they end it. Outcomes computed here are only a proposal: the server applies the job
-type's own retry policy.
+remote jobs unchanged: claiming is a long poll, heartbeats renew leases, and each flush of
+the worker's attempt writes (events, and endings: complete, fail, cancelled, release) is
+one ``batch`` call, applied by the server in one transaction. Outcomes computed here are
+only a proposal: the server applies the job type's own retry policy.
 
 Transient failures (network errors, 429, 502-504) are retried with backoff for up to
 ``retry_s``; after that a write counts as not written, so the worker drops the attempt and
@@ -14,10 +14,8 @@ the server's reaper hands the job to another worker once its lease runs out. No 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -217,12 +215,31 @@ class WorkerLink:
         return LeaseState(answer["renewed"], answer["cancel"], answer["lost"])
 
     async def record_attempts(self, writes: Sequence[AttemptWrite]) -> list[Event]:
-        """Send each job's writes in order (jobs side by side); the events of those taken."""
-        by_job: dict[str, list[AttemptWrite]] = defaultdict(list)
-        for write in writes:
-            by_job[write.job_id].append(write)
-        sent = await asyncio.gather(*(self._send_job(ws) for ws in by_job.values()))
-        return [event for events in sent for event in events]
+        """One flush of the worker's writes as one ``batch`` call; the events of those the
+        server took. A write the server refused, or that could not be delivered within
+        the retries, counts as not written (its lease is gone, or will be)."""
+        batch = [_to_wire(w) for w in writes]
+        refused: dict[str, str] = {}
+        try:
+            answer = await self._call("POST", self._path("/batch"), json={"writes": batch})
+        except (LinkError, StoreUnavailable) as exc:
+            log.warning("%d writes not delivered: %s", len(writes), exc)
+            written: set[str] = set()
+        else:
+            written, refused = set(answer["written"]), answer["refused"]
+            for job_id, why in refused.items():
+                log.warning("job %s: the server refused the write (%s)", job_id, why)
+        now = time.time()
+        taken: list[Event] = []
+        for w in writes:
+            if w.job_id not in written:
+                if w.job_id in refused or w.action is not None:
+                    self.attempts.pop(w.job_id, None)
+                continue
+            taken.extend(Event(w.job_id, 0, kind, data, now) for kind, data in w.events)
+            if w.action is not None:
+                self.attempts.pop(w.job_id, None)
+        return taken
 
     async def load_checkpoint(self, job_id: str) -> dict[str, Any] | None:
         """Remote attempts keep no checkpoints: each starts from the beginning."""
@@ -231,59 +248,38 @@ class WorkerLink:
     async def save_checkpoint(self, job_id: str, data: dict[str, Any]) -> None:
         """Nothing is kept (see :meth:`load_checkpoint`)."""
 
-    # --- writes ----------------------------------------------------------------------------
 
-    async def _send_job(self, writes: list[AttemptWrite]) -> list[Event]:
-        taken: list[Event] = []
-        for write in writes:
-            try:
-                await self._send(write)
-            except (LinkError, StoreUnavailable) as exc:
-                # Refused (the lease is gone) or unreachable past the retries: not written.
-                log.warning("job %s: %s", write.job_id, exc)
-                if write.action is not None or getattr(exc, "code", "") == "LEASE_LOST":
-                    self.attempts.pop(write.job_id, None)
-                    return taken
-                continue
-            now = time.time()
-            taken.extend(Event(write.job_id, 0, kind, data, now) for kind, data in write.events)
-            if write.action is not None:
-                self.attempts.pop(write.job_id, None)
-        return taken
+_ENDS = {
+    Action.COMPLETE: "complete",
+    Action.BACKOFF: "fail",  # the worker's policy would retry; the server's decides
+    Action.FAIL: "fail",
+    Action.ABORT: "cancelled",
+    Action.REQUEUE: "release",
+}
 
-    async def _send(self, write: AttemptWrite) -> None:
-        job = f"/jobs/{write.job_id}"
-        attempt = write.attempt
-        if write.action is None:
-            events = [
-                {"type": kind, "data": data}
-                for kind, data in write.events
-                if kind not in RESERVED_EVENTS
-            ]
-            if events:
-                await self._call(
-                    "POST", self._path(f"{job}/events"), json={"attempt": attempt, "events": events}
-                )
-            return
-        v = write.values
-        if write.action == Action.COMPLETE:
-            body: dict[str, Any] = {"attempt": attempt, "result": v.get("result")}
-            await self._call("POST", self._path(f"{job}/complete"), json=body)
-        elif write.action in (Action.BACKOFF, Action.FAIL):
-            error = v["error"]
-            body = {
-                "attempt": attempt,
-                "error": {k: error[k] for k in ("code", "message", "details") if k in error},
-                # BACKOFF: the worker's policy would retry; the server's policy decides.
-                "retryable": write.action == Action.BACKOFF,
-            }
-            await self._call("POST", self._path(f"{job}/fail"), json=body)
-        elif write.action == Action.ABORT:
-            await self._call("POST", self._path(f"{job}/cancelled"), json={"attempt": attempt})
-        elif write.action == Action.REQUEUE:
-            await self._call("POST", self._path(f"{job}/release"), json={"attempt": attempt})
-        else:  # pragma: no cover - the runtime writes no other action
-            raise ValueError(f"a worker cannot {write.action}")
+
+def _to_wire(write: AttemptWrite) -> dict[str, Any]:
+    """An attempt write as the protocol's batch carries it: the worker's own events, and
+    the ending (genq writes the job's life events itself)."""
+    doc: dict[str, Any] = {
+        "job_id": write.job_id,
+        "attempt": write.attempt,
+        "events": [
+            {"type": kind, "data": data}
+            for kind, data in write.events
+            if kind not in RESERVED_EVENTS
+        ],
+    }
+    if write.action is None:
+        return doc
+    doc["end"] = _ENDS[write.action]
+    if write.action == Action.COMPLETE:
+        doc["result"] = write.values.get("result")
+    elif doc["end"] == "fail":
+        error = write.values["error"]
+        doc["error"] = {k: error[k] for k in ("code", "message", "details") if k in error}
+        doc["retryable"] = write.action == Action.BACKOFF
+    return doc
 
 
 class LinkBlobs:

@@ -7,9 +7,9 @@ works too) and acts only as the workers it registered. See docs/workers.md.
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
@@ -19,7 +19,7 @@ from genq.api.schemas import NAME_PATTERN
 from genq.domain.auth import Principal
 from genq.domain.workers import RemoteWorker, status
 from genq.node import Node
-from genq.service.remote import MAX_WAIT_S
+from genq.service.remote import MAX_WAIT_S, BatchWrite
 
 router = APIRouter(prefix="/v1/workers", tags=["workers"])
 
@@ -38,6 +38,20 @@ async def registered(worker_id: str, genq: NodeDep, caller: WorkerDep) -> Remote
 
 
 RegisteredDep = Annotated[RemoteWorker, Depends(registered)]
+
+
+async def signed(
+    worker_id: str,
+    job_id: str,
+    genq: NodeDep,
+    attempt: Annotated[int, Query(ge=1)],
+    sig: Annotated[str, Query(min_length=1, max_length=200)],
+) -> RemoteWorker:
+    """The worker a pushed attempt's signed callback URL names (callback mode)."""
+    return await genq.remote.signed(worker_id, job_id, attempt, sig)
+
+
+SignedDep = Annotated[RemoteWorker, Depends(signed)]
 
 
 class Register(BaseModel):
@@ -118,6 +132,63 @@ class Attempt(BaseModel):
     attempt: int = Field(ge=1)
 
 
+class Write(BaseModel):
+    """One write of ``POST /v1/workers/{id}/batch``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    job_id: str = Field(min_length=1, max_length=100)
+    attempt: int = Field(ge=1)
+    events: list[ReportedEvent] = Field(default_factory=list, max_length=1000)
+    end: Literal["complete", "fail", "cancelled", "release"] | None = None
+    result: Any = None
+    error: ErrorIn | None = None
+    retryable: bool = True
+
+
+class Batch(BaseModel):
+    """``POST /v1/workers/{id}/batch``: many attempts' events and endings at once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    writes: list[Write] = Field(min_length=1, max_length=1000)
+
+
+class Callback(BaseModel):
+    """``POST {callbackUrl}``: a callback worker's report on the attempt it was pushed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["processing", "completed", "failed", "cancelled"]
+    progress: float | None = Field(None, ge=0, le=100)
+    message: str | None = Field(None, max_length=2000)
+    step: str | None = Field(None, max_length=200)
+    events: list[ReportedEvent] = Field(default_factory=list, max_length=1000)
+    result: Any = None
+    output_urls: list[str] = Field(default_factory=list, max_length=100)
+    error: ErrorIn | None = None
+    retryable: bool = True
+
+    def reported(self) -> list[tuple[str, dict[str, Any]]]:
+        """The events the report adds: those given, then its progress as ``step_progress``."""
+        events = [(e.type, e.data) for e in self.events]
+        if self.progress is not None or self.message is not None or self.step is not None:
+            data: dict[str, Any] = {}
+            if self.step is not None:
+                data["step"] = self.step
+            if self.progress is not None:
+                data["progress"] = self.progress
+            if self.message is not None:
+                data["message"] = self.message
+            events.append(("step_progress", data))
+        return events
+
+
+def _with_urls(result: Any, output_urls: list[str]) -> Any:
+    """A completed attempt's result, with the output URLs the worker gave beside it."""
+    return {"output": result, "outputUrls": output_urls} if output_urls else result
+
+
 def _describe(w: RemoteWorker, running: int, heartbeat_s: float) -> dict[str, Any]:
     return {
         "id": w.id,
@@ -147,14 +218,17 @@ async def register(body: Register, genq: NodeDep, caller: WorkerDep) -> Response
         body.health_url,
         body.callback_url,
     )
-    return json_response(
-        {
-            "id": w.id,
-            "leaseSeconds": genq.remote.lease_s,
-            "heartbeatSeconds": genq.remote.heartbeat_s,
-        },
-        201,
-    )
+    answer: dict[str, Any] = {
+        "id": w.id,
+        "leaseSeconds": genq.remote.lease_s,
+        "heartbeatSeconds": genq.remote.heartbeat_s,
+    }
+    if w.callback_url:
+        answer["callbackSecret"] = await genq.remote.callback_secret(w)
+        if genq.pusher is not None:
+            genq.pusher.forget_workers()
+            genq.pusher.poke()
+    return json_response(answer, 201)
 
 
 @router.get("", summary="The remote workers' registry (admin)")
@@ -193,12 +267,32 @@ async def report(job_id: str, body: Report, genq: NodeDep, w: RegisteredDep) -> 
     return Response(status_code=204)
 
 
+@router.post("/{worker_id}/batch", summary="Report and end many attempts in one call")
+async def batch(body: Batch, genq: NodeDep, w: RegisteredDep) -> Response:
+    """Each write adds events to a running attempt and may end it (``end``: complete with
+    ``result``, fail with ``error`` and ``retryable``, cancelled, release), applied in
+    order in one transaction. ``written`` lists the jobs written to; ``refused`` says why
+    the others were not (``LEASE_LOST``, ``NOT_CANCELLED``)."""
+    writes = [
+        BatchWrite(
+            x.job_id,
+            x.attempt,
+            [(e.type, e.data) for e in x.events],
+            x.end,
+            x.result,
+            x.error.model_dump() if x.error else None,
+            x.retryable,
+        )
+        for x in body.writes
+    ]
+    written, refused = await genq.remote.write_batch(w, writes)
+    return json_response({"written": written, "refused": refused})
+
+
 @router.post("/{worker_id}/jobs/{job_id}/complete", summary="Complete an attempt")
 async def complete(job_id: str, body: Complete, genq: NodeDep, w: RegisteredDep) -> Response:
     """The job ends ``completed`` with ``result`` (and ``output_urls`` in it)."""
-    result = body.result
-    if body.output_urls:
-        result = {"output": result, "outputUrls": body.output_urls}
+    result = _with_urls(body.result, body.output_urls)
     job = await genq.remote.complete(w, job_id, body.attempt, result)
     return json_response(job.to_dict())
 
@@ -230,10 +324,51 @@ async def release(job_id: str, body: Attempt, genq: NodeDep, w: RegisteredDep) -
 
 @router.put("/{worker_id}/jobs/{job_id}/files/{name}", status_code=201, summary="Upload a file")
 async def upload(
-    job_id: str, name: str, attempt: int, request: Request, genq: NodeDep, w: RegisteredDep
+    worker_id: str,
+    job_id: str,
+    name: str,
+    attempt: Annotated[int, Query(ge=1)],
+    request: Request,
+    genq: NodeDep,
+    sig: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
 ) -> Response:
-    """Store an output file of a running attempt in genq's blob store; its URL."""
+    """Store an output file of a running attempt in genq's blob store; its URL. A callback
+    worker adds its callback URL's ``sig`` instead of sending a credential."""
+    if sig is not None:
+        w = await genq.remote.signed(worker_id, job_id, attempt, sig)
+    else:
+        w = await registered(worker_id, genq, await worker_caller(request))
     kind = request.headers.get("content-type", "application/octet-stream").split(";")[0]
     body = await request.body()
     blob = await genq.remote.upload(w, job_id, attempt, name, body, kind)
     return json_response({"url": blob.url, "size": blob.size, "contentType": kind}, 201)
+
+
+@router.post(
+    "/{worker_id}/jobs/{job_id}/callback", summary="Report on a pushed job (callback mode)"
+)
+async def callback(
+    job_id: str,
+    body: Callback,
+    genq: NodeDep,
+    w: SignedDep,
+    attempt: Annotated[int, Query(ge=1)],
+) -> Response:
+    """The signed URL a push carries is the credential. ``processing`` adds events and
+    renews the lease (answer ``{cancel}``: true when a client cancelled; stop and report
+    ``cancelled``); ``completed``, ``failed`` and ``cancelled`` end the attempt (answer: the
+    job)."""
+    error = body.error.model_dump() if body.error else None
+    job, cancel = await genq.remote.callback(
+        w,
+        job_id,
+        attempt,
+        body.status,
+        body.reported(),
+        _with_urls(body.result, body.output_urls),
+        error,
+        body.retryable,
+    )
+    if job is None:
+        return json_response({"cancel": cancel, "leaseSeconds": genq.remote.lease_s})
+    return json_response(job.to_dict())

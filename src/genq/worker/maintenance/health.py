@@ -2,8 +2,10 @@
 
 The outcome (ok, HTTP status, milliseconds, error) is kept in the registry and shown by
 ``GET /v1/workers``; a worker whose check fails is ``unhealthy`` even while it heartbeats.
-Workers already ``offline`` are not called. Every API node checks (a few small requests a
-worker per interval), so no node has to be elected for it.
+A successful check counts as hearing from the worker, which is how a callback worker with
+no jobs stays ``healthy``. Workers not heard from for ``forget_s`` (an hour) are no longer
+called. Every API node checks (one small request a worker per interval), so no node has to
+be elected for it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 
 import httpx
 
-from genq.domain.workers import RemoteWorker, checked, status
+from genq.domain.workers import RemoteWorker, checked, last_heard
 from genq.store.base import Store
 from genq.worker.maintenance.service import Maintenance
 
@@ -24,12 +26,12 @@ class HealthChecker(Maintenance):
     name = "worker-health"
 
     def __init__(
-        self, store: Store, interval_s: float, timeout_s: float, heartbeat_s: float
+        self, store: Store, interval_s: float, timeout_s: float, forget_s: float = 3600.0
     ) -> None:
         super().__init__(interval_s)
         self.store = store
         self.timeout_s = timeout_s
-        self.heartbeat_s = heartbeat_s
+        self.forget_s = forget_s
         self._http: httpx.AsyncClient | None = None
 
     async def run_once(self) -> int:
@@ -38,7 +40,7 @@ class HealthChecker(Maintenance):
         due = [
             w
             for w in found
-            if w.health_url and status(w.last_seen_at, now, self.heartbeat_s) != "offline"
+            if w.health_url and now - last_heard(w.last_seen_at, w.health) < self.forget_s
         ]
         if not due:
             return 0
