@@ -68,8 +68,8 @@ async def test_a_remote_worker_killed_mid_job_loses_it_to_another_that_completes
         params = {"prompt": "a lighthouse at night"}
         answer = await c.post("/v1/jobs", json={"type": "sdxl_image_fast", "params": params})
         job_id = answer.json()["id"]
-        # The slow worker is well into its render when it dies.
-        await _wait(c, job_id, lambda j: j["status"] == "running" and j["progress"] >= 20)
+        # The slow worker is into its render when it dies.
+        await _wait(c, job_id, lambda j: j["status"] == "running" and j["step"] == "render")
         _remote_worker(spawn_genq, tmp_path, "fast", url, seconds=0.2)
         slow.send_signal(signal.SIGKILL)
         slow.wait(10)

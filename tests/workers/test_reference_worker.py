@@ -50,7 +50,7 @@ async def start_runner() -> AsyncIterator[StartRunner]:
             registry = default_registry()
             register_gpu(registry, seconds=seconds)
         key = (await worker_key(server, f"key-{len(runners)}"))["X-API-Key"]
-        opts = RemoteOptions(server.url, key, **{"claim_wait_s": 1.0, **options})
+        opts = RemoteOptions(server.url, key, **{"claim_wait_s": 0.3, **options})
         runner = RemoteRunner(opts, registry, demo_providers())
         await runner.start()
         runners.append(runner)
