@@ -205,3 +205,16 @@ async def test_the_servers_retry_policy_decides_what_a_failure_means(
     assert failed["error"]["code"] == "UNDRAWABLE"
     assert failed["attempts"] == 2
     assert calls == [1, 2, 1, 2]
+
+
+async def test_a_worker_the_server_forgot_registers_again_and_goes_on(
+    start_server: ServerFactory, start_runner: StartRunner
+) -> None:
+    server = await start_server(**AUTH_SETTINGS)
+    runner = await start_runner(server, seconds=0.1)
+    forgotten = runner.worker_id
+    runner.link.worker_id = "00000000-0000-0000-0000-000000000000"  # as after a reset
+    job = await submit(server, "sdxl_image_fast", prompt="after the reset")
+    done = await wait_for(server, job["id"], "completed", "failed")
+    assert done["status"] == "completed"
+    assert runner.worker_id not in (forgotten, "00000000-0000-0000-0000-000000000000")

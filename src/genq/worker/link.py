@@ -99,6 +99,7 @@ class WorkerLink:
         self.heartbeat_s = 10.0
         # The attempt of each job this worker holds, for uploads (which name only a key).
         self.attempts: dict[str, int] = {}
+        self._registration: dict[str, Any] | None = None
         self._http = httpx.AsyncClient(
             base_url=self.url,
             headers={"X-API-Key": token, "User-Agent": "genq-remote-worker"},
@@ -170,6 +171,7 @@ class WorkerLink:
         }
         if health_url:
             body["health_url"] = health_url
+        self._registration = body
         answer = await self._call("POST", "/v1/workers", json=body)
         self.worker_id = str(answer["id"])
         self.lease_s = float(answer["leaseSeconds"])
@@ -199,7 +201,19 @@ class WorkerLink:
     ) -> tuple[list[Job], list[Event]]:
         """Claim up to ``limit`` jobs, waiting up to ``claim_wait_s`` for the first."""
         body = {"max": limit, "wait_s": self.claim_wait_s}
-        answer = await self._call("POST", self._path("/claim"), json=body)
+        try:
+            answer = await self._call("POST", self._path("/claim"), json=body)
+        except LinkError as exc:
+            if exc.code != "WORKER_NOT_FOUND" or self._registration is None:
+                raise
+            # The server no longer knows this worker (its registry was reset): join again.
+            old = self.worker_id
+            answer = await self._call("POST", "/v1/workers", json=self._registration)
+            self.worker_id = str(answer["id"])
+            log.warning(
+                "worker %s unknown to the server; registered again as %s", old, self.worker_id
+            )
+            return [], []
         jobs = [job_from_dict(doc) for doc in answer["jobs"]]
         for job in jobs:
             self.attempts[job.id] = job.attempts
