@@ -148,7 +148,10 @@ class Node:
         if serve_events:
             self.duties.append(
                 HealthChecker(
-                    self.store, settings.worker_health_interval_s, settings.worker_health_timeout_s
+                    self.store,
+                    settings.worker_health_interval_s,
+                    settings.worker_health_timeout_s,
+                    retention_s=settings.worker_retention_s,
                 )
             )
             self.pusher = Pusher(

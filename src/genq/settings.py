@@ -195,6 +195,9 @@ class Settings(BaseSettings):
     worker_health_timeout_s: float = Field(
         5.0, gt=0, description="how long a remote worker's health check may take"
     )
+    worker_retention_s: float = Field(
+        604_800, gt=0, description="remote workers not heard from this long leave the registry"
+    )
     worker_push_timeout_s: float = Field(
         10.0, gt=0, description="how long a callback worker may take to accept a pushed job"
     )

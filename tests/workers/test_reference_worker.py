@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from genq.pipelines.gpu import register_gpu
 from genq.providers import Providers, make_providers
 from genq.settings import Settings
 from genq.worker.context import JobContext
+from genq.worker.maintenance import HealthChecker
 from genq.worker.registry import JobType, Registry
 from genq.worker.remote import RemoteOptions, RemoteRunner
 from tests.api.test_sse import collect
@@ -218,3 +220,26 @@ async def test_a_worker_the_server_forgot_registers_again_and_goes_on(
     done = await wait_for(server, job["id"], "completed", "failed")
     assert done["status"] == "completed"
     assert runner.worker_id not in (forgotten, "00000000-0000-0000-0000-000000000000")
+
+
+async def test_workers_gone_for_the_retention_leave_the_registry(
+    start_server: ServerFactory,
+) -> None:
+    server = await start_server(**AUTH_SETTINGS, worker_retention_s=60)
+    key = await worker_key(server)
+    async with server.client() as c:
+        old = await register(c, key)
+        busy = await register(c, key)
+        fresh = await register(c, key)
+        await submit(server, "sdxl_image_fast", prompt="held by a silent worker")
+        await c.post(f"/v1/workers/{busy}/claim", json={"wait_s": 0}, headers=key)
+    store = server.node.store
+    long_ago = time.time() - 120
+    for wid in (old, busy):
+        await store.touch_worker(wid, long_ago)
+    checker = HealthChecker(store, 30, 1, retention_s=60)
+    await checker.run_once()
+    await checker.stop()
+    left, _ = await store.list_workers()
+    # The silent worker still holding a job stays until the reaper has taken its job.
+    assert {w.id for w in left} == {busy, fresh}

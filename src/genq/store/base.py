@@ -428,5 +428,9 @@ class Store(ABC):
         """Note that a worker was heard from."""
 
     @abstractmethod
+    async def delete_workers(self, worker_ids: Sequence[str]) -> int:
+        """Remove registry entries (workers long gone); how many were removed."""
+
+    @abstractmethod
     async def set_worker_health(self, worker_id: str, health: dict[str, Any]) -> None:
         """Keep the outcome of genq's last check of a worker's health URL."""

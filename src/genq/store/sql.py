@@ -986,6 +986,12 @@ class SqlStore(Store):
         async with self._write() as conn:
             await workers.touch(conn, worker_id, now)
 
+    async def delete_workers(self, worker_ids: Sequence[str]) -> int:
+        if not worker_ids:
+            return 0
+        async with self._write() as conn:
+            return await workers.delete(conn, list(worker_ids))
+
     async def set_worker_health(self, worker_id: str, health: dict[str, Any]) -> None:
         async with self._write() as conn:
             await workers.set_health(conn, worker_id, health)

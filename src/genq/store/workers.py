@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from sqlalchemy import delete as delete_rows
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -76,3 +77,8 @@ async def running_counts(conn: AsyncConnection) -> dict[str, int]:
         .group_by(jobs.c.lease_owner)
     )
     return {str(owner)[len(LEASE_PREFIX) :]: int(n) for owner, n in await conn.execute(stmt)}
+
+
+async def delete(conn: AsyncConnection, worker_ids: list[str]) -> int:
+    result = await conn.execute(delete_rows(workers).where(workers.c.id.in_(worker_ids)))
+    return int(result.rowcount or 0)

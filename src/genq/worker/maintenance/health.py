@@ -4,8 +4,9 @@ The outcome (ok, HTTP status, milliseconds, error) is kept in the registry and s
 ``GET /v1/workers``; a worker whose check fails is ``unhealthy`` even while it heartbeats.
 A successful check counts as hearing from the worker, which is how a callback worker with
 no jobs stays ``healthy``. Workers not heard from for ``forget_s`` (an hour) are no longer
-called. Every API node checks (one small request a worker per interval), so no node has to
-be elected for it.
+called, and those not heard from for ``retention_s`` (``GENQ_WORKER_RETENTION_S``) are
+removed from the registry. Every API node checks (one small request a worker per
+interval), so no node has to be elected for it.
 """
 
 from __future__ import annotations
@@ -26,17 +27,35 @@ class HealthChecker(Maintenance):
     name = "worker-health"
 
     def __init__(
-        self, store: Store, interval_s: float, timeout_s: float, forget_s: float = 3600.0
+        self,
+        store: Store,
+        interval_s: float,
+        timeout_s: float,
+        forget_s: float = 3600.0,
+        retention_s: float = 7 * 86400.0,
     ) -> None:
         super().__init__(interval_s)
         self.store = store
         self.timeout_s = timeout_s
         self.forget_s = forget_s
+        self.retention_s = retention_s
         self._http: httpx.AsyncClient | None = None
 
     async def run_once(self) -> int:
-        found, _ = await self.store.list_workers()
+        found, running = await self.store.list_workers()
         now = time.time()
+        # Registry entries of workers gone for the retention (and running nothing) go: a
+        # fleet whose workers restart often would otherwise grow it without end. A worker
+        # that comes back registers again.
+        gone = [
+            w.id
+            for w in found
+            if now - last_heard(w.last_seen_at, w.health) > self.retention_s
+            and not running.get(w.id)
+        ]
+        if gone:
+            await self.store.delete_workers(gone)
+            found = [w for w in found if w.id not in gone]
         due = [
             w
             for w in found
