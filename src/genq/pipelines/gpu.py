@@ -17,6 +17,7 @@ from typing import Any
 
 from genq.blobs import job_prefix
 from genq.domain.workers import SEED_004_ROUTES
+from genq.pipelines.image import received
 from genq.pipelines.remote import RemoteParams
 from genq.providers.base import ImageRequest
 from genq.worker.context import JobContext
@@ -55,11 +56,11 @@ def pan_gif(still: bytes, width: int, height: int, frames: int) -> bytes:
             (max(width + 1, round(img.width * scale)), round(height * 1.5))
         )
     span_x, span_y = wide.width - width, wide.height - height
-    shots = [
-        wide.crop((x, y, x + width, y + height))
-        for i in range(frames)
-        for x, y in [(span_x * i // max(frames - 1, 1), span_y * i // max(frames - 1, 1) // 2)]
-    ]
+    steps = max(frames - 1, 1)
+    shots = []
+    for i in range(frames):
+        x, y = span_x * i // steps, span_y * i // steps // 2
+        shots.append(wide.crop((x, y, x + width, y + height)))
     out = io.BytesIO()
     shots[0].save(out, "GIF", save_all=True, append_images=shots[1:], duration=125, loop=0)
     return out.getvalue()
@@ -81,17 +82,13 @@ def make_handler(seconds: float) -> Handler:
                 await ctx.progress(10 + 80 * (tick + 1) // RENDER_TICKS, f"Rendering {out.kind}")
             request = ImageRequest(prompt, f"{out.width}x{out.height}")
             made = await ctx.providers.images.generate(request)
-            if made.data is None:
-                assert made.url is not None
-                data, content_type = await ctx.providers.download(made.url)
-            else:
-                data, content_type = made.data, made.content_type or "image/png"
+            data, checked = await received(ctx.providers, made)
         async with ctx.step("upload", "Storing the output"):
             if out.kind == "video":
                 data = await asyncio.to_thread(pan_gif, data, out.width, out.height, out.frames)
                 content_type, name = "image/gif", "output.gif"
             else:
-                name = "output.png" if content_type == "image/png" else "output.jpg"
+                content_type, name = checked.content_type, f"output.{checked.extension}"
             blob = await ctx.blobs.put(f"{job_prefix(ctx.job.id)}{name}", data, content_type)
             await ctx.log(f"Stored {name} ({blob.size} bytes)")
         return {

@@ -8,16 +8,19 @@ saving, 50-100 processing the platforms; each stage writes a log line.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from genq.blobs import job_prefix
 from genq.domain.errors import ProviderError
-from genq.pipelines.imaging import PLATFORMS, cover, inspect
-from genq.providers.base import ImageRequest
+from genq.pipelines.imaging import PLATFORMS, Inspected, cover, inspect
+from genq.providers.base import GeneratedImage, ImageRequest
 from genq.worker.context import JobContext
 from genq.worker.registry import Registry
+
+if TYPE_CHECKING:
+    from genq.providers import Providers
 
 
 class ImageOptions(BaseModel):
@@ -59,6 +62,23 @@ class ImageParams(BaseModel):
         return list(dict.fromkeys(value))  # each platform once, in the order asked
 
 
+async def received(providers: Providers, made: GeneratedImage) -> tuple[bytes, Inspected]:
+    """A generated image's bytes (inline, or downloaded without credentials), within the
+    size limit and checked to be a real PNG, JPEG or WebP image."""
+    if made.data is not None:
+        data, declared = made.data, made.content_type
+    else:
+        assert made.url is not None
+        data, declared = await providers.download(made.url)
+    if len(data) > providers.max_download_bytes:
+        raise ProviderError(
+            f"the image is larger than {providers.max_download_bytes} bytes",
+            retryable=False,
+            details={"size": len(data), "limit": providers.max_download_bytes},
+        )
+    return data, await asyncio.to_thread(inspect, data, declared)
+
+
 async def generate_image(ctx: JobContext, params: ImageParams) -> dict[str, Any]:
     """Generate one image from a prompt and resize it for social platforms."""
     ctx.total_steps = 4
@@ -75,20 +95,11 @@ async def generate_image(ctx: JobContext, params: ImageParams) -> dict[str, Any]
         await ctx.progress(30, "Generated")
 
     async with ctx.step("download", "Downloading the image"):
+        data, checked = await received(providers, made)
         if made.data is not None:
-            data, declared = made.data, made.content_type
             await ctx.log("Image received inline")
         else:
-            assert made.url is not None
-            data, declared = await providers.download(made.url)
             await ctx.log(f"Image downloaded ({len(data):,} bytes)")
-        if len(data) > providers.max_download_bytes:
-            raise ProviderError(
-                f"the image is larger than {providers.max_download_bytes} bytes",
-                retryable=False,
-                details={"size": len(data), "limit": providers.max_download_bytes},
-            )
-        checked = await asyncio.to_thread(inspect, data, declared)
         await ctx.progress(40, "Downloaded")
 
     prefix = job_prefix(ctx.job_id)
