@@ -212,22 +212,21 @@ def worker(
             settings.database_url.split("://")[0],
             settings.queues,
         )
-        await _until_signal()
-        logging.getLogger("genq").info(
-            "stopping: running jobs have %.0fs to finish", settings.shutdown_grace_s
-        )
+        await _until_signal(settings.shutdown_grace_s)
         await node.stop()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
 
 
-async def _until_signal() -> None:
+async def _until_signal(grace_s: float) -> None:
+    """Wait for SIGTERM or SIGINT, then say how long running jobs have to finish."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    logging.getLogger("genq").info("stopping: running jobs have %.0fs to finish", grace_s)
 
 
 def _remote_worker(
@@ -274,10 +273,7 @@ def _remote_worker(
             await runner.stop(0)
             err.print(f"[red]{url} refused the worker: {exc}[/red]")
             raise typer.Exit(EXIT_ERROR) from None
-        await _until_signal()
-        logging.getLogger("genq").info(
-            "stopping: running jobs have %.0fs to finish", settings.shutdown_grace_s
-        )
+        await _until_signal(settings.shutdown_grace_s)
         await runner.stop()
 
     with contextlib.suppress(KeyboardInterrupt):

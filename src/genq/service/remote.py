@@ -180,14 +180,9 @@ class RemoteWorkers:
         events: list[tuple[str, dict[str, Any]]],
     ) -> None:
         """Append progress, log and step events of a running attempt."""
-        _check_events(events)
-        write = AttemptWrite(
-            job_id, worker.lease_owner, attempt, None, _event_values(events), events
-        )
-        written = await self.store.record_attempts([write])
-        if not written and events:
+        _, refused = await self.write_batch(worker, [BatchWrite(job_id, attempt, events)])
+        if refused:
             raise LeaseLost(details={"job_id": job_id, "attempt": attempt})
-        await self._publish(written)
 
     async def heartbeat(self, worker: RemoteWorker, attempts: dict[str, int]) -> LeaseState:
         """Renew the worker's leases; say which jobs to stop (cancelled) or drop (lost)."""
@@ -211,7 +206,7 @@ class RemoteWorkers:
         details: Any = None,
     ) -> Job:
         """The attempt failed; the job type's retry policy decides what comes next."""
-        error = outcomes.error_doc(code, message, details)
+        error = {"code": code, "message": message, "details": details}
         item = BatchWrite(job_id, attempt, end="fail", error=error, retryable=retryable)
         return await self._end(worker, item)
 

@@ -172,7 +172,11 @@ class WorkerLink:
         if health_url:
             body["health_url"] = health_url
         self._registration = body
-        answer = await self._call("POST", "/v1/workers", json=body)
+        return await self._join()
+
+    async def _join(self) -> str:
+        """Register as ``_registration`` says; keep the id, lease and heartbeat given."""
+        answer = await self._call("POST", "/v1/workers", json=self._registration)
         self.worker_id = str(answer["id"])
         self.lease_s = float(answer["leaseSeconds"])
         self.heartbeat_s = float(answer["heartbeatSeconds"])
@@ -208,11 +212,8 @@ class WorkerLink:
                 raise
             # The server no longer knows this worker (its registry was reset): join again.
             old = self.worker_id
-            answer = await self._call("POST", "/v1/workers", json=self._registration)
-            self.worker_id = str(answer["id"])
-            log.warning(
-                "worker %s unknown to the server; registered again as %s", old, self.worker_id
-            )
+            new = await self._join()
+            log.warning("worker %s unknown to the server; registered again as %s", old, new)
             return [], []
         jobs = [job_from_dict(doc) for doc in answer["jobs"]]
         for job in jobs:
